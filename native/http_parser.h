@@ -1,0 +1,71 @@
+// HTTP/1.1 request-head parser: a pure function over bytes.
+//
+// No allocation, no sockets, no napi.h: it reads the caller's buffer and fills a
+// caller-owned struct with string_views INTO that buffer. That is what lets the
+// same code run in the engine, in the table-driven tests and under libFuzzer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace megacomet {
+
+// Largest request head we accept (request line + headers + blank line).
+// Anything longer is answered 431 by the engine.
+inline constexpr std::size_t kMaxHeadBytes = 8192;
+// Headers kept per request; more than this is malformed for our purposes.
+inline constexpr std::size_t kMaxHeaders = 64;
+
+enum class Method : std::uint8_t {
+  kUnknown = 0,  // never returned for a parsed request: see kOther
+  kGet = 1,
+  kHead = 2,
+  kOptions = 3,
+  kPost = 4,
+  kPut = 5,
+  kDelete = 6,
+  kOther = 7,  // a syntactically valid token that is none of the above (PATCH, FOO...)
+};
+
+struct HttpHeader {
+  std::string_view name;   // as sent (case preserved); compare case-insensitively
+  std::string_view value;  // leading/trailing spaces and tabs trimmed
+};
+
+struct HttpRequest {
+  Method method = Method::kUnknown;
+  std::string_view method_text;  // the method token as sent
+  std::string_view target;       // request-target as sent, e.g. "/poll?client=a"
+  std::uint8_t version_minor = 1;  // HTTP/1.<minor>; only 0 and 1 are accepted
+  bool keep_alive = true;          // after applying the version default and Connection
+  std::uint64_t content_length = 0;  // 0 when absent
+  bool has_transfer_encoding = false;
+  std::string_view access_control_request_headers;  // empty when absent
+  std::size_t header_count = 0;
+  HttpHeader headers[kMaxHeaders];
+};
+
+enum class ParseStatus : std::int8_t {
+  kComplete = 0,   // a whole head was parsed; *consumed is its length (through the blank line)
+  kPartial = -2,   // need more bytes; nothing in *out is meaningful; no byte is "consumed"
+  kError = -1,     // malformed: answer 400 and close
+  kTooLarge = -3,  // no complete head within kMaxHeadBytes: answer 431 and close
+};
+
+// Parses one request head at the start of [data, data+len).
+// Returns kComplete and sets *consumed (> 0) when a full head is present; the
+// string_views in *out then point into `data`, which the caller must keep
+// alive and unchanged while it uses them. Returns kPartial when more bytes are
+// needed (and len < kMaxHeadBytes), kTooLarge when len >= kMaxHeadBytes without
+// a complete head (or the complete head is longer than kMaxHeadBytes), kError
+// on any syntax error, even before the head is complete (so a garbage stream is
+// refused early).
+// Accepts CRLF or bare LF line ends; rejects obsolete line folding, NUL and
+// other control bytes in the request line and header values, header names that
+// are not tokens, a Content-Length that is not digits or conflicts with another
+// Content-Length, and versions other than HTTP/1.0 and HTTP/1.1.
+ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* out,
+                               std::size_t* consumed);
+
+}  // namespace megacomet

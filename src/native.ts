@@ -1,0 +1,151 @@
+// Typed binding to the C++ engine (native/). This file is the contract between
+// the engine and the worker: the event layout below is written by
+// native/engine.cc and read by src/worker/. Change both or neither.
+import { createRequire } from 'node:module';
+
+/** Options the engine takes once, at construction. */
+export interface EngineOptions {
+  /** Address to bind, e.g. "0.0.0.0". */
+  host: string;
+  /** Port to bind with SO_REUSEPORT; 0 picks a free one (see listen()). */
+  port: number;
+  /** listen(2) backlog. */
+  backlog: number;
+  /** Connections this engine holds at most; the next ones get 503 and are closed. */
+  maxConnections: number;
+  /** Close a connection that has not completed its request head this long after accept / first byte. */
+  headTimeoutMs: number;
+  /** Close a keep-alive connection idle between requests this long. */
+  keepAliveTimeoutMs: number;
+  /** Value of Access-Control-Allow-Origin on every response, baked into the head templates. */
+  corsOrigin: string;
+}
+
+export interface EngineStats {
+  /** Open client connections now. */
+  connections: number;
+  /** Requests held with hold() and not yet answered. */
+  held: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  /** Connections refused (max connections or fd limit) since start. */
+  refused: number;
+  /** Requests answered by the engine itself with 400/413/431/501 since start. */
+  badRequests: number;
+}
+
+/**
+ * Called once per event-loop iteration with every event of that iteration,
+ * written into `engine.events` (see the layout below). `count` records fill
+ * the first `bytes` bytes. The buffer is reused: read it before returning.
+ */
+export type EventsCallback = (count: number, bytes: number) => void;
+
+export interface NativeEngine {
+  /** The engine's event buffer; its contents are valid only during an EventsCallback. */
+  readonly events: ArrayBuffer;
+  /** Binds and listens (SO_REUSEPORT), starts watching. Returns the bound port. Throws Error naming errno on failure. */
+  listen(): number;
+  /**
+   * Answers the request `handle` with a complete response: status line and
+   * head from a prebuilt template (Content-Type from `kind`, Cache-Control:
+   * no-store, Access-Control-Allow-Origin, Content-Length, Connection: close
+   * when the connection will close), then `extraHeaders` (each line ending in
+   * \r\n, or null), then the body (omitted on the wire for HEAD requests).
+   * Returns false, writing nothing, if the handle is stale: its request was
+   * already answered, or its socket closed (and perhaps reused).
+   */
+  respond(handle: number, status: number, kind: ResponseKind, body: Uint8Array | string | null, extraHeaders: string | null): boolean;
+  /**
+   * Keeps the request `handle` open: after `timeoutMs` a TIMEOUT event is
+   * reported (the request is still open then, and must be answered), and if
+   * the peer closes first a CLOSED event is reported. Returns false if stale.
+   */
+  hold(handle: number, timeoutMs: number): boolean;
+  /**
+   * Graceful stop: closes the listening socket, closes connections with no
+   * outstanding request, and makes every later response close its connection
+   * once written. stats().connections reaches 0 when all are done.
+   */
+  drain(): void;
+  /** Hard stop: closes every socket and the epoll set and unregisters from libuv. Idempotent. */
+  close(): void;
+  stats(): EngineStats;
+}
+
+export interface NativeAddon {
+  Engine: new (options: EngineOptions, onEvents: EventsCallback) => NativeEngine;
+  /** Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
+  raiseFileLimit(): number;
+}
+
+/** Content-Type of a response, chosen from the prebuilt head templates. */
+export const enum ResponseKind {
+  /** application/json; charset=utf-8 */
+  Json = 0,
+  /** application/javascript; charset=utf-8 plus X-Content-Type-Options: nosniff */
+  Jsonp = 1,
+  /** text/plain; charset=utf-8 */
+  Text = 2,
+  /** no Content-Type (204 answers) */
+  None = 3,
+}
+
+/*
+ * Event record layout in `events` (little-endian; every record starts on a
+ * 4-byte boundary; the next record starts at align4(16 + targetLen + acrhLen)).
+ *
+ *   0      1        2           4        8         12         14        16
+ *   +------+--------+-----------+--------+---------+----------+---------+----------------+------------+
+ *   | type | method | targetLen |   fd   |   gen   | acrhLen  | (zero)  | target bytes   | acrh bytes |
+ *   |  u8  |   u8   |    u16    |  u32   |   u32   |   u16    |   u16   | targetLen      | acrhLen    |
+ *   +------+--------+-----------+--------+---------+----------+---------+----------------+------------+
+ *
+ * REQUEST: a complete request head; method is a Method; target is the raw
+ *   request-target (latin1); acrh is the Access-Control-Request-Headers value
+ *   (only for OPTIONS, else length 0). The request stays outstanding until
+ *   respond() (or the connection dies: then CLOSED if it was held, nothing
+ *   otherwise).
+ * CLOSED: the peer closed (or the socket failed) while the request was
+ *   outstanding; the handle is dead. method, targetLen, acrhLen are 0.
+ * TIMEOUT: a held request reached its hold() timeout; it is still open and
+ *   must be answered with respond().
+ *
+ * A handle names one request on one connection: handle = gen * 2^24 + fd.
+ * The engine bumps a connection slot's generation for every request it reports,
+ * so a late respond() to an answered request, or to a socket whose fd was
+ * reused, is refused rather than written to someone else.
+ */
+export const EventType = { Request: 1, Closed: 2, Timeout: 3 } as const;
+export const Method = { Get: 1, Head: 2, Options: 3, Post: 4, Put: 5, Delete: 6, Other: 7 } as const;
+export const EVENT_HEADER_BYTES = 16;
+export const EVENT_OFFSET = { type: 0, method: 1, targetLen: 2, fd: 4, gen: 8, acrhLen: 12 } as const;
+export const HANDLE_FD_BITS = 24;
+export const HANDLE_FD_SPAN = 2 ** HANDLE_FD_BITS;
+/** Generations wrap below this, so a handle stays a safe integer. */
+export const HANDLE_GEN_SPAN = 2 ** 29;
+
+export function makeHandle(fd: number, gen: number): number {
+  return gen * HANDLE_FD_SPAN + fd;
+}
+export function handleFd(handle: number): number {
+  return handle % HANDLE_FD_SPAN;
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads the compiled addon (build/Release/megacomet.node). Safe to call in any thread. */
+export function loadAddon(): NativeAddon {
+  if (addon === undefined) {
+    const require = createRequire(import.meta.url);
+    try {
+      addon = require('../build/Release/megacomet.node') as NativeAddon;
+    } catch (err) {
+      throw new Error(
+        `cannot load the native engine (build/Release/megacomet.node): ${(err as Error).message}. ` +
+          'Build it with `npm run build` (needs python3, make and g++).',
+      );
+    }
+  }
+  return addon;
+}
