@@ -11,19 +11,32 @@
         "native/http_response.cc",
         "native/timer_wheel.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags!": ["-fexceptions"],
-      "cflags_cc!": ["-fexceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fno-exceptions", "-Wall", "-Wextra", "-Wshadow", "-Wconversion", "-Wno-sign-conversion", "-Wno-unused-parameter", "-O2"]
-    },
-    {
-      "target_name": "loadgen",
-      "type": "executable",
-      "sources": ["bench/loadgen/loadgen.cc"],
-      "cflags!": ["-fexceptions"],
-      "cflags_cc!": ["-fexceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-Wall", "-Wextra", "-O2"]
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": [
+        "-fexceptions"
+      ],
+      "cflags_cc!": [
+        "-fexceptions",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=c++20",
+        "-fno-exceptions",
+        "-Wall",
+        "-Wextra",
+        "-Wshadow",
+        "-Wconversion",
+        "-Wno-sign-conversion",
+        "-Wno-unused-parameter",
+        "-O2"
+      ]
     }
   ]
 }
