@@ -1,0 +1,181 @@
+// Command-line configuration: parsed and validated once, defaults applied in
+// one place, frozen before any thread sees it. Every bad value gets a message
+// that names the flag and what it expects (ConfigError, exit code 2).
+import { availableParallelism } from 'node:os';
+
+export interface Config {
+  readonly threads: number;
+  readonly host: string;
+  readonly port: number;
+  readonly portPerThread: boolean;
+  readonly pollTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly headTimeoutMs: number;
+  /** 0 means "as many as the open-file limit allows", resolved at start-up. */
+  readonly maxConnections: number;
+  readonly corsOrigin: string;
+  readonly appHost: string;
+  readonly appPort: number;
+  readonly appSecret: string | undefined;
+  readonly secret: string | undefined;
+  readonly ttlMs: number;
+  readonly maxQueue: number;
+  readonly maxLine: number;
+  readonly maxMessage: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Thrown for --help: not an error, the caller prints usage and exits 0. */
+export class HelpRequested extends Error {
+  override name = 'HelpRequested';
+}
+
+type Kind = 'int' | 'port' | 'seconds' | 'string' | 'flag';
+
+interface FlagSpec {
+  readonly key: keyof Config;
+  readonly kind: Kind;
+  readonly help: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly defaultText: string;
+}
+
+const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  threads: { key: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'CPU count', help: 'worker threads, each with its own listening socket and epoll set' },
+  host: { key: 'host', kind: 'string', defaultText: '0.0.0.0', help: 'address the long-poll HTTP server binds' },
+  port: { key: 'port', kind: 'port', defaultText: '8080', help: 'long-poll HTTP port (0 = any free port)' },
+  'port-per-thread': { key: 'portPerThread', kind: 'flag', defaultText: 'off', help: 'worker i listens on port+i instead of all sharing one port' },
+  'poll-timeout': { key: 'pollTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, defaultText: '25', help: 'seconds a poll is held before the empty answer' },
+  'keepalive-timeout': { key: 'keepAliveTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, defaultText: '60', help: 'seconds an idle keep-alive connection is kept' },
+  'head-timeout': { key: 'headTimeoutMs', kind: 'seconds', min: 0.1, max: 3600, defaultText: '10', help: 'seconds a connection may take to send a complete request head' },
+  'max-connections': { key: 'maxConnections', kind: 'int', min: 1, max: 100_000_000, defaultText: 'the open-file limit', help: 'connections held at most (split evenly over the threads); later ones get 503' },
+  'cors-origin': { key: 'corsOrigin', kind: 'string', defaultText: '*', help: 'Access-Control-Allow-Origin on every response' },
+  'app-host': { key: 'appHost', kind: 'string', defaultText: '127.0.0.1', help: 'address of the app (JSON lines over TCP) server' },
+  'app-port': { key: 'appPort', kind: 'port', defaultText: '9090', help: 'app server port (0 = any free port)' },
+  'app-secret': { key: 'appSecret', kind: 'string', defaultText: 'none', help: 'apps must {"op":"auth","secret":...} with this first' },
+  secret: { key: 'secret', kind: 'string', defaultText: 'none', help: 'polls must carry token=base64url(HMAC-SHA256(secret, client))' },
+  ttl: { key: 'ttlMs', kind: 'seconds', min: 0.1, max: 31_536_000, defaultText: '60', help: 'seconds an unacknowledged message is kept' },
+  'max-queue': { key: 'maxQueue', kind: 'int', min: 1, max: 10_000_000, defaultText: '1000', help: 'unacknowledged messages per client; more are refused with queue_full' },
+  'max-line': { key: 'maxLine', kind: 'int', min: 64, max: 1 << 30, defaultText: '1048576', help: 'bytes in one app request line; longer lines close the connection' },
+  'max-message': { key: 'maxMessage', kind: 'int', min: 1, max: 1 << 30, defaultText: '65536', help: 'bytes of one message\'s data; larger ones are refused with too_large' },
+};
+
+const DEFAULTS: Config = {
+  threads: Math.max(1, availableParallelism()),
+  host: '0.0.0.0',
+  port: 8080,
+  portPerThread: false,
+  pollTimeoutMs: 25_000,
+  keepAliveTimeoutMs: 60_000,
+  headTimeoutMs: 10_000,
+  maxConnections: 0,
+  corsOrigin: '*',
+  appHost: '127.0.0.1',
+  appPort: 9090,
+  appSecret: undefined,
+  secret: undefined,
+  ttlMs: 60_000,
+  maxQueue: 1000,
+  maxLine: 1 << 20,
+  maxMessage: 64 << 10,
+};
+
+export function usage(): string {
+  const lines = [
+    'Usage: node dist/main.js [flags]',
+    '',
+    'MegaComet: an HTTP long-poll (comet) server. Browsers poll GET /poll?client=ID&since=CURSOR on --port;',
+    'apps send newline-delimited JSON ({"op":"send","client":"ID","data":...}) to --app-port.',
+    'Durations are in seconds (decimals allowed).',
+    '',
+    'Flags:',
+  ];
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'string' ? ' TEXT' : ' N';
+    lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${spec.defaultText})`);
+  }
+  lines.push(`  --${'help'.padEnd(22)} print this text and exit`);
+  lines.push('', 'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0.');
+  return lines.join('\n');
+}
+
+function expectation(spec: FlagSpec): string {
+  switch (spec.kind) {
+    case 'int':
+      return `a whole number from ${spec.min} to ${spec.max}`;
+    case 'port':
+      return 'a port number from 0 to 65535';
+    case 'seconds':
+      return `a number of seconds from ${spec.min} to ${spec.max}`;
+    case 'string':
+      return 'a non-empty text';
+    case 'flag':
+      return 'no value';
+  }
+}
+
+function parseValue(name: string, spec: FlagSpec, raw: string): number | string {
+  const bad = (): ConfigError => new ConfigError(`--${name} expects ${expectation(spec)}, got ${JSON.stringify(raw)}`);
+  switch (spec.kind) {
+    case 'int':
+    case 'port': {
+      if (!/^[0-9]+$/.test(raw)) throw bad();
+      const n = Number(raw);
+      const min = spec.kind === 'port' ? 0 : spec.min!;
+      const max = spec.kind === 'port' ? 65535 : spec.max!;
+      if (n < min || n > max) throw bad();
+      return n;
+    }
+    case 'seconds': {
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(raw)) throw bad();
+      const s = Number(raw);
+      if (s < spec.min! || s > spec.max!) throw bad();
+      return Math.round(s * 1000);
+    }
+    case 'string':
+      if (raw.length === 0 || /[\r\n]/.test(raw)) throw bad();
+      return raw;
+    case 'flag':
+      throw bad();
+  }
+}
+
+/** Parses argv (without node and the script). Throws ConfigError or HelpRequested. */
+export function parseArgs(argv: readonly string[]): Config {
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  const seen = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') throw new HelpRequested();
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: flags start with -- (see --help)`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = FLAGS[name];
+    if (spec === undefined) throw new ConfigError(`unknown flag --${name} (see --help for the list)`);
+    if (seen.has(name)) throw new ConfigError(`--${name} is given twice`);
+    seen.add(name);
+    if (spec.kind === 'flag') {
+      if (eq !== -1) throw new ConfigError(`--${name} takes no value`);
+      out[spec.key] = true;
+      continue;
+    }
+    let raw: string;
+    if (eq !== -1) raw = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError(`--${name} expects ${expectation(spec)}, got nothing`);
+      raw = next;
+      i++;
+    }
+    out[spec.key] = parseValue(name, spec, raw);
+  }
+  const config = out as unknown as Config;
+  if (config.portPerThread && config.port !== 0 && config.port + config.threads - 1 > 65535) {
+    throw new ConfigError(`--port-per-thread needs ports ${config.port}..${config.port + config.threads - 1}, past 65535: lower --port or --threads`);
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Command-line entry: parse flags, start the server, print the ready line,
+// stop cleanly on SIGINT/SIGTERM.
+import { ConfigError, HelpRequested, parseArgs, usage, type Config } from './config.js';
+import { startServer } from './server.js';
+import { log } from './log.js';
+
+const EXIT_USAGE = 2;
+
+function configFromArgv(): Config {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(usage() + '\n');
+      process.exit(0);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`megacomet: ${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = configFromArgv();
+  const server = await startServer(config);
+  const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const appShown = config.appHost.includes(':') ? `[${config.appHost}]` : config.appHost;
+  process.stdout.write(
+    `megacomet ready: http://${shown}:${server.httpPort} app=${appShown}:${server.appPort} ` +
+      `threads=${config.threads} max-connections=${server.maxConnections} fd-limit=${server.fdLimit}\n`,
+  );
+  log(
+    `serving long-polls on ${shown}:${server.httpPort}${config.portPerThread ? `..${server.httpPort + config.threads - 1}` : ''} ` +
+      `with ${config.threads} threads, apps on ${appShown}:${server.appPort}; ` +
+      `holds up to ${server.maxConnections} connections (open-file limit ${server.fdLimit})`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    log(`${signal}: no longer accepting; answering held polls and stopping`);
+    server.shutdown().then(
+      () => {
+        log('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log(`shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  log(`cannot start: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,183 @@
+// Process wiring: the manager on the main thread, N worker threads, two rings
+// per worker, the app server. See docs/ARCHITECTURE.md for the picture.
+import { Worker } from 'node:worker_threads';
+import type { Config } from './config.js';
+import { loadAddon } from './native.js';
+import { createRingBuffer, RingReader, RingWriter } from './ring/ring.js';
+import {
+  RecordType,
+  deliverRecordCapacity,
+  encodeDeliver,
+  readClient,
+  readHandle,
+  readSince,
+  readType,
+} from './ring/records.js';
+import { Manager, type WorkerLink } from './manager/manager.js';
+import { startAppServer, type AppServer } from './manager/app-server.js';
+import { createThreadStats, readThreadStats } from './thread-stats.js';
+import type { MainToWorker, WorkerInit, WorkerToMain } from './thread-messages.js';
+import { log } from './log.js';
+
+/** Ring size per direction per worker: room for thousands of deliveries between two drains. */
+const RING_BYTES = 1 << 21;
+/** File descriptors kept back from connections: epoll sets, rings' eventfds, the app server, logs. */
+const RESERVED_FDS = 64;
+/** How long shutdown waits for answered polls to be written before closing sockets hard. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+export interface RunningServer {
+  readonly httpPort: number;
+  readonly appPort: number;
+  readonly fdLimit: number;
+  readonly maxConnections: number;
+  /** Stops accepting, answers held polls, closes everything. Resolves when done. */
+  shutdown(): Promise<void>;
+}
+
+interface WorkerHandle {
+  readonly thread: Worker;
+  readonly toManager: RingReader;
+  readonly fromManager: RingWriter;
+}
+
+/** Resolves with the first message of `thread` matching `accept`, rejects if the thread dies first. */
+function nextMessage<T extends WorkerToMain['type']>(
+  thread: Worker,
+  types: readonly T[],
+): Promise<Extract<WorkerToMain, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: WorkerToMain): void => {
+      if (!(types as readonly string[]).includes(message.type)) return;
+      cleanup();
+      resolve(message as Extract<WorkerToMain, { type: T }>);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onExit = (code: number): void => {
+      cleanup();
+      reject(new Error(`worker thread exited with code ${code} before it was ready`));
+    };
+    const cleanup = (): void => {
+      thread.off('message', onMessage);
+      thread.off('error', onError);
+      thread.off('exit', onExit);
+    };
+    thread.on('message', onMessage);
+    thread.on('error', onError);
+    thread.on('exit', onExit);
+  });
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const fdLimit = loadAddon().raiseFileLimit();
+  const fdRoom = Math.max(1, fdLimit - RESERVED_FDS - 8 * config.threads);
+  const maxConnections = config.maxConnections > 0 ? config.maxConnections : fdRoom;
+  const perThread = Math.max(1, Math.ceil(maxConnections / config.threads));
+  const statsSab = createThreadStats(config.threads);
+
+  const spawn = async (index: number, port: number): Promise<{ handle: WorkerHandle; port: number }> => {
+    const toManager = createRingBuffer(RING_BYTES);
+    const fromManager = createRingBuffer(RING_BYTES);
+    const init: WorkerInit = { index, config, port, maxConnections: perThread, toManager, fromManager, stats: statsSab };
+    const thread = new Worker(new URL('./worker/thread.js', import.meta.url), { workerData: init });
+    const first = await nextMessage(thread, ['listening', 'failed']);
+    if (first.type === 'failed') {
+      await thread.terminate();
+      throw new Error(`worker ${index} cannot listen on ${config.host}:${port}: ${first.message}`);
+    }
+    return { handle: { thread, toManager: new RingReader(toManager), fromManager: new RingWriter(fromManager) }, port: first.port };
+  };
+
+  // Worker 0 first: with --port 0 it picks the port the others then share.
+  const workers: WorkerHandle[] = [];
+  const first = await spawn(0, config.port);
+  workers.push(first.handle);
+  const basePort = first.port;
+  const rest = await Promise.allSettled(
+    Array.from({ length: config.threads - 1 }, (_, i) => spawn(i + 1, config.portPerThread ? (config.port === 0 ? 0 : basePort + i + 1) : basePort)),
+  );
+  for (const r of rest) if (r.status === 'fulfilled') workers.push(r.value.handle);
+  const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(workers.map((w) => w.thread.terminate()));
+    throw failed.reason as Error;
+  }
+
+  let deliverScratch = Buffer.alloc(64 * 1024);
+  const links: WorkerLink[] = workers.map((w) => ({
+    deliver(handle: number, body: string): void {
+      const need = deliverRecordCapacity(body);
+      if (need > deliverScratch.length) deliverScratch = Buffer.alloc(Math.max(need, deliverScratch.length * 2));
+      w.fromManager.write(deliverScratch, encodeDeliver(deliverScratch, handle, body));
+    },
+  }));
+  const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue }, links);
+  manager.start();
+
+  workers.forEach((w, index) => {
+    const ring = w.toManager.bytes;
+    w.toManager.start((offset) => {
+      const type = readType(ring, offset);
+      if (type === RecordType.Poll) {
+        manager.onPoll(index, readHandle(ring, offset), readClient(ring, offset), readSince(ring, offset));
+      } else if (type === RecordType.Gone) {
+        manager.onGone(index, readHandle(ring, offset), readClient(ring, offset));
+      }
+    });
+  });
+
+  let stopping = false;
+  for (const [index, w] of workers.entries()) {
+    w.thread.on('error', (err) => {
+      log(`worker ${index} failed: ${err.stack ?? err.message}; stopping the server (its connections are lost)`);
+      process.exit(1);
+    });
+    w.thread.on('exit', (code) => {
+      if (!stopping) {
+        log(`worker ${index} exited unexpectedly with code ${code}; stopping the server`);
+        process.exit(1);
+      }
+    });
+  }
+
+  let app: AppServer;
+  try {
+    app = await startAppServer(
+      { host: config.appHost, port: config.appPort, secret: config.appSecret, maxLine: config.maxLine, maxMessage: config.maxMessage },
+      manager,
+      () => readThreadStats(statsSab),
+    );
+  } catch (err) {
+    stopping = true;
+    manager.stop();
+    await Promise.all(workers.map((w) => w.thread.terminate()));
+    throw new Error(`cannot start the app server on ${config.appHost}:${config.appPort}: ${(err as Error).message}`);
+  }
+
+  return {
+    httpPort: basePort,
+    appPort: app.port,
+    fdLimit,
+    maxConnections: perThread * config.threads,
+    async shutdown(): Promise<void> {
+      if (stopping) return;
+      stopping = true;
+      await app.close();
+      const shutdown: MainToWorker = { type: 'shutdown', graceMs: SHUTDOWN_GRACE_MS };
+      const drained = workers.map((w) =>
+        nextMessage(w.thread, ['drained']).catch(() => undefined),
+      );
+      for (const w of workers) w.thread.postMessage(shutdown);
+      await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS + 1000))]);
+      manager.stop();
+      for (const w of workers) {
+        w.toManager.stop();
+        w.fromManager.close();
+      }
+      await Promise.all(workers.map((w) => w.thread.terminate()));
+    },
+  };
+}

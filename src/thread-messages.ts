@@ -1,0 +1,22 @@
+// Shapes of the few postMessage()s between the main thread and worker
+// threads (set-up and shutdown only: the hot path goes through the rings).
+import type { Config } from './config.js';
+
+export interface WorkerInit {
+  readonly index: number;
+  readonly config: Config;
+  /** The port this worker binds (already resolved for --port-per-thread and --port 0). */
+  readonly port: number;
+  /** Connections this worker accepts at most. */
+  readonly maxConnections: number;
+  readonly toManager: SharedArrayBuffer;
+  readonly fromManager: SharedArrayBuffer;
+  readonly stats: SharedArrayBuffer;
+}
+
+export type WorkerToMain =
+  | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'drained' };
+
+export type MainToWorker = { readonly type: 'shutdown'; readonly graceMs: number };
