@@ -41,8 +41,8 @@ struct HttpRequest {
   bool keep_alive = true;          // after applying the version default and Connection
   std::uint64_t content_length = 0;  // 0 when absent
   bool has_transfer_encoding = false;
-  std::string_view access_control_request_headers;  // empty when absent
-  std::size_t header_count = 0;
+  std::string_view access_control_request_headers;  // empty when absent; the first one if repeated
+  std::size_t header_count = 0;  // headers[0..header_count) are set, in the order sent
   HttpHeader headers[kMaxHeaders];
 };
 
@@ -54,17 +54,25 @@ enum class ParseStatus : std::int8_t {
 };
 
 // Parses one request head at the start of [data, data+len).
-// Returns kComplete and sets *consumed (> 0) when a full head is present; the
-// string_views in *out then point into `data`, which the caller must keep
-// alive and unchanged while it uses them. Returns kPartial when more bytes are
-// needed (and len < kMaxHeadBytes), kTooLarge when len >= kMaxHeadBytes without
-// a complete head (or the complete head is longer than kMaxHeadBytes), kError
-// on any syntax error, even before the head is complete (so a garbage stream is
-// refused early).
-// Accepts CRLF or bare LF line ends; rejects obsolete line folding, NUL and
-// other control bytes in the request line and header values, header names that
-// are not tokens, a Content-Length that is not digits or conflicts with another
-// Content-Length, and versions other than HTTP/1.0 and HTTP/1.1.
+// Returns kComplete and sets *consumed (> 0, <= kMaxHeadBytes) when a full head
+// is present; the string_views in *out then point into `data`, which the caller
+// must keep alive and unchanged while it uses them. Bytes after the head (a
+// body, a pipelined request) are not looked at. Returns kPartial when more
+// bytes are needed (and len < kMaxHeadBytes), kTooLarge when len >= kMaxHeadBytes
+// without a complete head (or the complete head is longer than kMaxHeadBytes),
+// kError on any syntax error, even before the head is complete (so a garbage
+// stream is refused at its first bad byte). Only the first kMaxHeadBytes bytes
+// are ever read. On anything but kComplete, *consumed is 0.
+// Every call resets *out first; it never allocates and never throws.
+// Empty lines before the request line (a stray CRLF after a previous body) are
+// skipped (RFC 9112 2.2) and count toward *consumed and the size limit.
+// Accepts CRLF or bare LF line ends; rejects a bare CR, obsolete line folding,
+// more than one SP between request-line parts, NUL and other control bytes in
+// the request line and header values, bytes >= 0x80 in the method (allowed in
+// the target and in values), header names that are not tokens (so also
+// whitespace before the colon), more than kMaxHeaders headers, a Content-Length
+// that is not 1*DIGIT, overflows uint64 or differs from another Content-Length,
+// and versions other than HTTP/1.0 and HTTP/1.1. Host is not required.
 ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* out,
                                std::size_t* consumed);
 
