@@ -1,0 +1,6 @@
+// The project's client library: what an app needs to talk to a MegaComet
+// server (the app connection) and to let its subscribers in (tokens).
+
+export { signToken, verifyToken } from './token.js';
+export { AppClient, AppRequestError } from './app-client.js';
+export type { AppClientOptions, AppReply, ClientStatus, ServerStats } from './app-client.js';

@@ -1,0 +1,180 @@
+// One app connection: frames its lines, answers each in order, and stops
+// reading while its replies are not being read.
+//
+// Everything between a line and its reply is synchronous, so replies leave in
+// request order by construction. Replies to the lines of one chunk are joined
+// into one write. If the socket's unsent output passes HIGH_WATER, the
+// connection stops taking lines (the rest stays in the framer) and pauses the
+// socket until 'drain': a client that pipelines without reading costs at most
+// HIGH_WATER + one chunk of replies, not an unbounded buffer.
+
+import type { Socket } from 'node:net';
+import { constantTimeEqual } from '../client/constant-time.js';
+import { parseAppLine, type AppRequest } from './app-request.js';
+import { errorLine, lineTooLargeLine, replyLine } from './app-reply.js';
+import { isBlank, LineFramer, NEED_MORE, TOO_LARGE } from './line-framer.js';
+import type { Manager } from './manager.js';
+
+/** Unsent reply bytes above which the connection stops reading. */
+const HIGH_WATER = 1024 * 1024;
+/** Replies are written in pieces of about this size while a long batch is answered. */
+const WRITE_BATCH = 64 * 1024;
+/** After too_large, how long unread input is drained before the socket is destroyed. */
+const LINGER_MS = 5000;
+
+export interface ThreadStats {
+  connections: number;
+  held_polls: number;
+}
+
+/** What every connection of one app server shares. */
+export interface AppContext {
+  readonly manager: Manager;
+  readonly threadStats: () => readonly ThreadStats[];
+  /** --app-secret, or undefined when connections need no auth. */
+  readonly secret: string | undefined;
+  readonly maxLine: number;
+  readonly maxMessage: number;
+  /** Open app connections, for stats. */
+  appConnections(): number;
+}
+
+export class AppConnection {
+  private readonly socket: Socket;
+  private readonly context: AppContext;
+  private readonly framer: LineFramer;
+  private authorized: boolean;
+  /** Waiting for 'drain' before taking more lines. */
+  private blocked = false;
+  /** too_large was answered: input is discarded until the socket goes. */
+  private closing = false;
+
+  constructor(socket: Socket, context: AppContext) {
+    this.socket = socket;
+    this.context = context;
+    this.framer = new LineFramer(context.maxLine);
+    this.authorized = context.secret === undefined;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    // A reset or similar: the socket is closed anyway and there is no one to tell.
+    socket.on('error', () => socket.destroy());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.framer.push(chunk);
+    if (!this.blocked) this.answerLines();
+  }
+
+  private onDrain(): void {
+    if (!this.blocked || this.closing) return;
+    this.blocked = false;
+    this.answerLines();
+    if (!this.blocked && !this.closing) this.socket.resume();
+  }
+
+  /** Answers buffered lines until none is complete, or the output backs up. */
+  private answerLines(): void {
+    let out = '';
+    for (;;) {
+      const line = this.framer.next();
+      if (line === NEED_MORE) break;
+      if (line === TOO_LARGE) {
+        this.closeAfter(out + lineTooLargeLine(this.context.maxLine));
+        return;
+      }
+      if (isBlank(line)) continue;
+      out += this.answer(line.toString('utf8'));
+      if (out.length >= WRITE_BATCH) {
+        this.socket.write(out);
+        out = '';
+        if (this.socket.writableLength >= HIGH_WATER) break;
+      }
+    }
+    if (out.length > 0) this.socket.write(out);
+    if (this.socket.writableLength >= HIGH_WATER) {
+      this.blocked = true;
+      this.socket.pause();
+    }
+  }
+
+  /** The reply line to one request line. */
+  private answer(text: string): string {
+    const parsed = parseAppLine(text, { maxMessage: this.context.maxMessage, authorized: this.authorized });
+    if (!parsed.ok) return errorLine(parsed.error, parsed.ref);
+    return replyLine(this.perform(parsed.request) ?? '{"ok":true}', parsed.ref);
+  }
+
+  /** Carries out a valid request; returns its reply object's JSON, or null for a bare {"ok":true}. */
+  private perform(request: AppRequest): string | null {
+    const { manager } = this.context;
+    switch (request.op) {
+      case 'send': {
+        const result = manager.send(request.client, request.data);
+        return result.ok ? `{"ok":true,"id":${result.id}}` : errorJson('queue_full', result.message);
+      }
+      case 'sendMany': {
+        const result = manager.sendMany(request.clients, request.data);
+        return result.ok ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : errorJson('queue_full', result.message);
+      }
+      case 'status': {
+        const { connected, queued } = manager.status(request.client);
+        return `{"ok":true,"connected":${connected},"queued":${queued}}`;
+      }
+      case 'stats':
+        return this.statsJson();
+      case 'auth': {
+        const { secret } = this.context;
+        // A failed auth leaves the connection as it was (an authorized one stays authorized).
+        if (secret !== undefined && !constantTimeEqual(request.secret, secret)) {
+          return errorJson('unauthorized', 'wrong secret; the connection stays open, send auth again with the --app-secret value');
+        }
+        this.authorized = true;
+        return null;
+      }
+    }
+  }
+
+  private statsJson(): string {
+    const m = this.context.manager.stats();
+    const threads = this.context.threadStats().map((t) => ({ connections: t.connections, held_polls: t.held_polls }));
+    let connections = 0;
+    let heldPolls = 0;
+    for (const t of threads) {
+      connections += t.connections;
+      heldPolls += t.held_polls;
+    }
+    return JSON.stringify({
+      ok: true,
+      connections,
+      held_polls: heldPolls,
+      clients: m.clients,
+      queued: m.queued,
+      sent: m.sent,
+      delivered: m.delivered,
+      expired: m.expired,
+      refused: m.refused,
+      threads,
+      // Beyond PROTOCOL.md: the manager's own count of held polls (it trails the
+      // workers' by the records in flight) and the app connections.
+      manager_held_polls: m.held_polls,
+      app_connections: this.context.appConnections(),
+    });
+  }
+
+  /** Writes the last replies, then closes; unread input is read and discarded meanwhile so the replies are not lost to a reset. */
+  private closeAfter(out: string): void {
+    this.closing = true;
+    this.blocked = false;
+    this.socket.end(out);
+    this.socket.resume();
+    const linger = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    linger.unref();
+    this.socket.once('close', () => clearTimeout(linger));
+  }
+}
+
+function errorJson(code: 'queue_full' | 'unauthorized', message: string): string {
+  return `{"ok":false,"error":"${code}","message":${JSON.stringify(message)}}`;
+}

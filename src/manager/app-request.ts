@@ -1,0 +1,119 @@
+// One app line -> a validated request or the error to answer it with
+// (PROTOCOL.md section 2). Pure: no sockets, no manager, so every rule is
+// testable with strings.
+
+import type { AppError, AppErrorCode } from './app-errors.js';
+import { isValidClientId } from './client-id.js';
+import { rawMembers } from './json-span.js';
+
+/** Recipients one send may name at most. */
+export const MAX_RECIPIENTS = 10_000;
+
+export type AppRequest =
+  | { op: 'send'; client: string; data: string }
+  | { op: 'sendMany'; clients: string[]; data: string }
+  | { op: 'status'; client: string }
+  | { op: 'stats' }
+  | { op: 'auth'; secret: string };
+
+export type ParsedLine =
+  /** `ref` is the raw JSON text of the request's "ref", or undefined. */
+  | { ok: true; request: AppRequest; ref: string | undefined }
+  | { ok: false; error: AppError; ref: string | undefined };
+
+export interface ParseOptions {
+  /** The most bytes the "data" value's text may have (--max-message). */
+  maxMessage: number;
+  /** False while the connection still owes a successful auth (--app-secret). */
+  authorized: boolean;
+}
+
+const RAW_NAMES: ReadonlySet<string> = new Set(['data', 'ref']);
+const CLIENT_RULE = '1-64 characters of A-Z a-z 0-9 _ : -';
+
+type JsonObject = { [key: string]: unknown };
+
+/** Parses one line (without its line end, not blank). */
+export function parseAppLine(line: string, options: ParseOptions): ParsedLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    const detail = (err as Error).message.slice(0, 200);
+    return fail('bad_json', `the line is not valid JSON (${detail}); send one JSON object per line`, undefined);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('bad_request', 'the line is JSON but not an object; send one object such as {"op":"stats"} per line', undefined);
+  }
+  const obj = value as JsonObject;
+  const needsRaw = Object.hasOwn(obj, 'ref') || (obj.op === 'send' && Object.hasOwn(obj, 'data'));
+  const raw = needsRaw ? rawMembers(line, RAW_NAMES) : undefined;
+  const ref = raw?.get('ref');
+  if (!options.authorized && obj.op !== 'auth') {
+    return fail('unauthorized', 'this server requires {"op":"auth","secret":...} on the connection first', ref);
+  }
+  const op = obj.op;
+  if (op === undefined) return fail('bad_request', '"op" is missing; expected one of send, status, stats, auth', ref);
+  if (typeof op !== 'string') return fail('bad_request', '"op" must be a string: one of send, status, stats, auth', ref);
+  switch (op) {
+    case 'send':
+      return parseSend(obj, raw?.get('data'), options.maxMessage, ref);
+    case 'status':
+      if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_RULE}`, ref);
+      return { ok: true, request: { op: 'status', client: obj.client }, ref };
+    case 'stats':
+      return { ok: true, request: { op: 'stats' }, ref };
+    case 'auth':
+      if (typeof obj.secret !== 'string') return fail('bad_request', '"secret" must be a string', ref);
+      return { ok: true, request: { op: 'auth', secret: obj.secret }, ref };
+    default:
+      return fail('unknown_op', `unknown op ${JSON.stringify(op.slice(0, 64))}; expected one of send, status, stats, auth`, ref);
+  }
+}
+
+function parseSend(obj: JsonObject, data: string | undefined, maxMessage: number, ref: string | undefined): ParsedLine {
+  const hasClient = Object.hasOwn(obj, 'client');
+  const hasClients = Object.hasOwn(obj, 'clients');
+  if (hasClient && hasClients) return fail('bad_request', 'give either "client" or "clients", not both', ref);
+  if (!hasClient && !hasClients) return fail('bad_request', '"client" (or "clients", a list) is required', ref);
+  let recipients: string | string[];
+  if (hasClient) {
+    if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_RULE}`, ref);
+    recipients = obj.client;
+  } else {
+    const checked = checkClients(obj.clients);
+    if (typeof checked === 'string') return fail('bad_request', checked, ref);
+    recipients = checked;
+  }
+  if (data === undefined) return fail('bad_request', '"data" is required (any JSON value)', ref);
+  // Every UTF-16 unit is at least one UTF-8 byte and at most three, so the exact count is needed only in between.
+  if (data.length * 3 > maxMessage) {
+    const bytes = Buffer.byteLength(data, 'utf8');
+    if (bytes > maxMessage) {
+      return fail('too_large', `"data" is ${bytes} bytes, over the limit of ${maxMessage} (--max-message)`, ref);
+    }
+  }
+  return typeof recipients === 'string'
+    ? { ok: true, request: { op: 'send', client: recipients, data }, ref }
+    : { ok: true, request: { op: 'sendMany', clients: recipients, data }, ref };
+}
+
+/** The recipients, or what is wrong with them. */
+function checkClients(value: unknown): string[] | string {
+  if (!Array.isArray(value)) return '"clients" must be a list of client ids';
+  if (value.length === 0 || value.length > MAX_RECIPIENTS) {
+    return `"clients" must name 1 to ${MAX_RECIPIENTS} clients, got ${value.length}`;
+  }
+  const seen = new Set<string>();
+  for (let i = 0; i < value.length; i++) {
+    const client: unknown = value[i];
+    if (!isValidClientId(client)) return `"clients"[${i}] must be ${CLIENT_RULE}`;
+    if (seen.has(client)) return `"clients"[${i}] repeats ${client}; each client may appear once`;
+    seen.add(client);
+  }
+  return value as string[];
+}
+
+function fail(code: AppErrorCode, message: string, ref: string | undefined): ParsedLine {
+  return { ok: false, error: { code, message }, ref };
+}

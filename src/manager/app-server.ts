@@ -1,0 +1,74 @@
+// The app port (PROTOCOL.md section 2): newline-delimited JSON over TCP, one
+// AppConnection per socket, all of them calling the one Manager on this thread.
+
+import { createServer, type Socket } from 'node:net';
+import { AppConnection, type ThreadStats } from './app-connection.js';
+import type { Manager } from './manager.js';
+
+export type { ThreadStats } from './app-connection.js';
+
+export interface AppServerOptions {
+  host: string;
+  /** 0 picks a free port (see AppServer.port). */
+  port: number;
+  /** --app-secret: when set, each connection must auth before anything else. */
+  secret?: string;
+  /** --max-line: bytes a request line may have, not counting its line end. */
+  maxLine: number;
+  /** --max-message: bytes the "data" value's text may have. */
+  maxMessage: number;
+}
+
+export interface AppServer {
+  /** The bound port. */
+  readonly port: number;
+  /** Open app connections. */
+  readonly connections: number;
+  /** Stops accepting and closes every app connection. */
+  close(): Promise<void>;
+}
+
+/** Listens for apps; rejects with the listen error (e.g. EADDRINUSE) if the port cannot be bound. */
+export function startAppServer(
+  options: AppServerOptions,
+  manager: Manager,
+  threadStats: () => readonly ThreadStats[],
+): Promise<AppServer> {
+  const sockets = new Set<Socket>();
+  const context = {
+    manager,
+    threadStats,
+    secret: options.secret,
+    maxLine: options.maxLine,
+    maxMessage: options.maxMessage,
+    appConnections: () => sockets.size,
+  };
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    new AppConnection(socket, context);
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      // Accept failures (e.g. out of file descriptors) must not crash the server; the listener keeps going.
+      server.on('error', (err) => process.stderr.write(`app port: ${err.message}; still accepting\n`));
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : options.port;
+      resolve({
+        port,
+        get connections() {
+          return sockets.size;
+        },
+        close() {
+          return new Promise<void>((done) => {
+            server.close(() => done());
+            for (const socket of sockets) socket.destroy();
+          });
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,102 @@
+// The unacknowledged messages of one client, oldest first.
+//
+// Only clients with queued messages have one of these (an idle subscriber has
+// none). Messages leave from the front only: a poll acknowledges every id up to
+// its cursor, and expiry removes the oldest. Ids increase along the queue, and
+// expiry times are kept non-decreasing too (a clock set back never makes a
+// newer message expire before an older one), so both removals cut a prefix.
+// Three parallel arrays (ids and expiry times as unboxed doubles) with a head
+// index cost less than an object per message; the dead prefix is cut off once
+// it is half the arrays. (The manager's clock is monotonic, so keeping expiry
+// times in order changes nothing there; it guards injected clocks.)
+
+export class ClientQueue {
+  /** Set by the manager when it takes the queue into use (queues are reused). */
+  client = '';
+  private ids: number[] = [];
+  private data: string[] = [];
+  private expires: number[] = [];
+  private head = 0;
+  /** Expiry bucket (second) this queue is filed under, -1 when none; owned by ExpiryBuckets. */
+  bucket = -1;
+  /** Position in that bucket's array; owned by ExpiryBuckets. */
+  bucketIndex = -1;
+
+  get length(): number {
+    return this.ids.length - this.head;
+  }
+
+  /** Expiry time (ms) of the oldest message; the queue must not be empty. */
+  get firstExpiry(): number {
+    return this.expires[this.head]!;
+  }
+
+  /** Appends a message; returns the expiry time it was given (never before an earlier message's). */
+  push(id: number, data: string, expiresAt: number): number {
+    const last = this.expires.length > this.head ? this.expires[this.expires.length - 1]! : expiresAt;
+    const at = Math.max(expiresAt, last);
+    this.ids.push(id);
+    this.data.push(data);
+    this.expires.push(at);
+    return at;
+  }
+
+  /** Drops every message with id <= since; returns how many. */
+  acknowledge(since: number): number {
+    let i = this.head;
+    const end = this.ids.length;
+    while (i < end && this.ids[i]! <= since) i++;
+    return this.cut(i);
+  }
+
+  /** Drops every message whose expiry time is <= now; returns how many. */
+  dropExpired(now: number): number {
+    let i = this.head;
+    const end = this.ids.length;
+    while (i < end && this.expires[i]! <= now) i++;
+    return this.cut(i);
+  }
+
+  /**
+   * The delivery body of every message with id > since, in send order:
+   * {"cursor":<last id>,"messages":[<data>,...]}, each data byte for byte as
+   * sent. Returns null when there is none. Call dropExpired() first: this
+   * does not look at expiry times.
+   */
+  bodyAfter(since: number): { body: string; count: number } | null {
+    let i = this.head;
+    const end = this.ids.length;
+    while (i < end && this.ids[i]! <= since) i++;
+    if (i === end) return null;
+    let messages = this.data[i]!;
+    for (let j = i + 1; j < end; j++) messages += ',' + this.data[j]!;
+    return { body: `{"cursor":${this.ids[end - 1]!},"messages":[${messages}]}`, count: end - i };
+  }
+
+  private cut(newHead: number): number {
+    const removed = newHead - this.head;
+    if (removed === 0) return 0;
+    if (newHead === this.ids.length) {
+      // Emptied: keep the arrays' storage for the next messages.
+      this.ids.length = 0;
+      this.data.length = 0;
+      this.expires.length = 0;
+      this.head = 0;
+    } else if (newHead > 32 && newHead * 2 > this.ids.length) {
+      this.ids = this.ids.slice(newHead);
+      this.data = this.data.slice(newHead);
+      this.expires = this.expires.slice(newHead);
+      this.head = 0;
+    } else {
+      // Let go of the data strings at once; the slots are reclaimed at the next cut.
+      for (let i = this.head; i < newHead; i++) this.data[i] = '';
+      this.head = newHead;
+    }
+    return removed;
+  }
+}
+
+/** The body that releases a poll with nothing to deliver: its own cursor back. */
+export function emptyBody(since: number): string {
+  return `{"cursor":${since},"messages":[]}`;
+}

@@ -1,0 +1,41 @@
+// Test doubles for the manager: a clock that moves only when told, and worker
+// links that record each delivery instead of writing a ring record.
+import type { WorkerLink } from '../src/manager/manager.js';
+
+export class FakeClock {
+  ms: number;
+  constructor(startMs = 1_700_000_000_000) {
+    this.ms = startMs;
+  }
+  readonly now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export interface Delivery {
+  worker: number;
+  handle: number;
+  body: string;
+}
+
+export class FakeLinks {
+  readonly links: WorkerLink[];
+  private deliveries: Delivery[] = [];
+  constructor(workers: number) {
+    this.links = Array.from({ length: workers }, (_, worker) => ({
+      deliver: (handle: number, body: string) => {
+        this.deliveries.push({ worker, handle, body });
+      },
+    }));
+  }
+  /** The deliveries since the last take(), oldest first. */
+  take(): Delivery[] {
+    return this.deliveries.splice(0);
+  }
+}
+
+/** The body a delivery of these messages has. */
+export function bodyOf(cursor: number, messages: string[]): string {
+  return `{"cursor":${cursor},"messages":[${messages.join(',')}]}`;
+}
