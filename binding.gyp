@@ -5,14 +5,15 @@
       "sources": [
         "native/addon.cc",
         "native/engine.cc",
+        "native/server.cc",
+        "native/server_io.cc",
         "native/event_loop.cc",
+        "native/event_batch.cc",
+        "native/listener.cc",
         "native/connection_table.cc",
         "native/http_parser.cc",
         "native/http_response.cc",
         "native/timer_wheel.cc"
-      ],
-      "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -27,6 +28,7 @@
         "-std=gnu++17"
       ],
       "cflags_cc": [
+        "-isystem <!(node -p \"require('path').resolve(require('node-addon-api').include_dir)\")",
         "-std=c++20",
         "-fno-exceptions",
         "-Wall",

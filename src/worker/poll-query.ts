@@ -1,5 +1,6 @@
 // Validation of GET /poll query strings (PROTOCOL.md section 1), as a pure
 // function so every rule is unit-testable without sockets.
+import { isValidClientId } from '../manager/client-id.js';
 
 export interface PollParams {
   readonly client: string;
@@ -22,14 +23,9 @@ export interface PollQueryError {
 
 export type PollQueryResult = { ok: true; params: PollParams } | { ok: false; error: PollQueryError };
 
-const CLIENT_RE = /^[A-Za-z0-9_:-]{1,64}$/;
 const SINCE_RE = /^(?:0|[1-9][0-9]{0,15})$/;
 const CALLBACK_RE = /^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$/;
 const MAX_SINCE = 2 ** 53;
-
-export function isValidClientId(client: string): boolean {
-  return CLIENT_RE.test(client);
-}
 
 export function isValidCallback(name: string): boolean {
   return CALLBACK_RE.test(name);
