@@ -1,0 +1,108 @@
+// The polling clients of one scenario, spread over as many loadgen processes as the per-process
+// file limit needs, and their merged results.
+import { Histogram } from './histogram.js';
+import { type JsonObject, numberField, numberFields, objectField } from './json-fields.js';
+import { type LoadgenProcess, startLoadgen } from './loadgen-process.js';
+import type { ProcessRegistry } from './process-registry.js';
+import { nextSourceFlags } from './source-addresses.js';
+
+export interface FleetSettings {
+  loadgen: string;
+  host: string;
+  port: number;
+  /** Clients per generator process at most (each is one socket; 20000 files per process here). */
+  perProcess: number;
+  /** Connects started per second per process (0: unlimited). */
+  connectRate: number;
+  /** Every process stops by itself after this many seconds. */
+  maxSeconds: number;
+  registry: ProcessRegistry;
+}
+
+export interface PollerTotals {
+  processes: number;
+  clients: number;
+  received: number;
+  duplicated: number;
+  gaps: number;
+  foreign: number;
+  connects: number;
+  polls: number;
+  /** CPU seconds the generator processes used (their share of the machine). */
+  cpuSeconds: number;
+  errors: Record<string, number>;
+  /** CLOCK_MONOTONIC ns of the first and last message received by any client (0 if none). */
+  firstReceiveNs: number;
+  lastReceiveNs: number;
+  latency: Histogram;
+}
+
+export class PollerFleet {
+  private readonly processes: LoadgenProcess[] = [];
+  private clientCount = 0;
+
+  constructor(private readonly settings: FleetSettings) {}
+
+  get clients(): number {
+    return this.clientCount;
+  }
+
+  get processCount(): number {
+    return this.processes.length;
+  }
+
+  /** Starts clients c<first> .. c<first+count-1>, evenly over ceil(count / perProcess) processes. */
+  add(first: number, count: number): void {
+    const n = Math.ceil(count / this.settings.perProcess);
+    for (let i = 0, start = first; i < n; i++) {
+      const size = Math.floor(count / n) + (i < count % n ? 1 : 0);
+      const s = this.settings;
+      const args = ['poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), ...nextSourceFlags()];
+      this.processes.push(startLoadgen(s.loadgen, args, `poll c${start}+${size}`, s.registry));
+      start += size;
+    }
+    this.clientCount += count;
+  }
+
+  /** Sum of one progress value over every process (held, received, errors, ...). */
+  sum(key: string): number {
+    let total = 0;
+    for (const p of this.processes) total += p.progress()[key] ?? 0;
+    return total;
+  }
+
+  /** Ends every process and merges their results. */
+  async finish(): Promise<PollerTotals> {
+    const results = await Promise.all(this.processes.map((p) => p.finish()));
+    return mergePollResults(results);
+  }
+}
+
+export function mergePollResults(results: readonly JsonObject[]): PollerTotals {
+  const totals: PollerTotals = {
+    processes: results.length, clients: 0, received: 0, duplicated: 0, gaps: 0, foreign: 0, connects: 0, polls: 0, cpuSeconds: 0,
+    errors: {}, firstReceiveNs: 0, lastReceiveNs: 0, latency: new Histogram(),
+  };
+  for (const r of results) {
+    const where = 'poll result';
+    totals.clients += numberField(r, 'clients', where);
+    totals.received += numberField(r, 'received', where);
+    totals.duplicated += numberField(r, 'duplicated', where);
+    totals.gaps += numberField(r, 'gaps', where);
+    totals.foreign += numberField(r, 'foreign', where);
+    totals.connects += numberField(r, 'connects', where);
+    totals.polls += numberField(r, 'polls', where);
+    totals.cpuSeconds += numberField(r, 'cpu_seconds', where);
+    for (const [k, v] of Object.entries(numberFields(objectField(r, 'errors', where)))) totals.errors[k] = (totals.errors[k] ?? 0) + v;
+    const first = numberField(r, 'first_receive_ns', where);
+    if (first > 0 && (totals.firstReceiveNs === 0 || first < totals.firstReceiveNs)) totals.firstReceiveNs = first;
+    totals.lastReceiveNs = Math.max(totals.lastReceiveNs, numberField(r, 'last_receive_ns', where));
+    totals.latency.addJson(objectField(r, 'latency', where), where);
+  }
+  return totals;
+}
+
+/** Sum of the error counts. */
+export function errorTotal(errors: Record<string, number>): number {
+  return Object.values(errors).reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,121 @@
+// The bench runner's command line (`node dist/bench/run.js --help`), validated once and frozen.
+import { TARGET_NAMES, type TargetName } from './server-process.js';
+
+export const SCENARIO_NAMES = ['idle', 'throughput', 'latency', 'churn', 'fanout'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export interface RunnerOptions {
+  readonly scenarios: readonly ScenarioName[];
+  readonly targets: readonly TargetName[];
+  /** Clients: idle takes a list of levels, the others the first value. null: each scenario's default. */
+  readonly connections: readonly number[] | null;
+  /** throughput: messages; fanout: rounds. */
+  readonly messages: number | null;
+  /** latency: messages/s; churn: connections/s; fanout: rounds/s (0: as fast as acknowledged). */
+  readonly rate: number | null;
+  /** latency and churn: seconds of load. */
+  readonly duration: number | null;
+  /** App lines in flight at most (throughput, latency; fanout counts lines of 1 round). */
+  readonly window: number | null;
+  /** MegaComet's --threads. */
+  readonly threads: number;
+  /** Everything, servers included, is killed after this many seconds. */
+  readonly maxSeconds: number;
+  /** Polling clients per generator process at most. */
+  readonly perProcess: number;
+  /** Connects per second per generator process at most (0: no limit). */
+  readonly connectRate: number;
+  /** Results file; default bench/results/<UTC time>.json. */
+  readonly out: string | null;
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/run.js [flags] after a build)
+  --scenario LIST     idle,throughput,latency,churn,fanout or all (default all)
+  --target T          both (default), megacomet or baseline; --only-baseline = --target baseline
+  --connections N[,N] clients (idle: levels, default 1000,5000,15000; throughput/latency 10000;
+                      fanout 5000; churn: ignored)
+  --messages N        throughput: messages (200000); fanout: rounds to every client (20)
+  --rate R            latency: msgs/s (20000); churn: connections/s (2000); fanout: rounds/s (0 = as
+                      fast as acknowledged)
+  --duration S        latency: seconds at the rate (8); churn: seconds of churn (5)
+  --window W          app lines in flight (throughput/latency 1000, fanout 2)
+  --threads N         MegaComet --threads (2)
+  --per-process N     polling clients per generator process (9000; must stay under the
+                      open-files limit, 20000 on the development machines)
+  --connect-rate R    connects/s per generator process while clients start (3000; 0 = no limit)
+  --max-seconds S     hard limit: everything is killed after S seconds (600)
+  --out FILE          results JSON (default bench/results/<UTC time>.json)
+Prints a table (every figure also as a ratio megacomet/baseline) and writes the JSON file.`;
+
+export class RunnerOptionError extends Error {}
+
+function positive(flag: string, text: string, integer: boolean, allowZero = false): number {
+  const n = Number(text);
+  const ok = text.trim() !== '' && Number.isFinite(n) && (allowZero ? n >= 0 : n > 0) && (!integer || Number.isInteger(n));
+  if (!ok) throw new RunnerOptionError(`${flag} expects a ${allowZero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}, got "${text}"`);
+  return n;
+}
+
+export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
+  let scenarios: ScenarioName[] = [...SCENARIO_NAMES];
+  let targets: TargetName[] = [...TARGET_NAMES];
+  let connections: number[] | null = null;
+  let messages: number | null = null;
+  let rate: number | null = null;
+  let duration: number | null = null;
+  let window: number | null = null;
+  let threads = 2;
+  let maxSeconds = 600;
+  let perProcess = 9000;
+  let connectRate = 3000;
+  let out: string | null = null;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i] ?? '';
+    if (flag === '--help' || flag === '-h') {
+      help = true;
+      continue;
+    }
+    if (flag === '--only-baseline') {
+      targets = ['baseline'];
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new RunnerOptionError(`${flag} needs a value`);
+    switch (flag) {
+      case '--scenario': {
+        const names = value.split(',').map((s) => s.trim());
+        if (names.includes('all')) {
+          scenarios = [...SCENARIO_NAMES];
+          break;
+        }
+        for (const n of names) {
+          if (!(SCENARIO_NAMES as readonly string[]).includes(n)) throw new RunnerOptionError(`--scenario: unknown scenario "${n}" (expected ${SCENARIO_NAMES.join(', ')} or all)`);
+        }
+        scenarios = SCENARIO_NAMES.filter((n) => names.includes(n));
+        break;
+      }
+      case '--target':
+        if (value === 'both') targets = [...TARGET_NAMES];
+        else if (value === 'megacomet' || value === 'baseline') targets = [value];
+        else throw new RunnerOptionError(`--target expects both, megacomet or baseline, got "${value}"`);
+        break;
+      case '--connections':
+        connections = value.split(',').map((v) => positive(flag, v, true));
+        break;
+      case '--messages': messages = positive(flag, value, true); break;
+      case '--rate': rate = positive(flag, value, false, true); break;
+      case '--duration': duration = positive(flag, value, false); break;
+      case '--window': window = positive(flag, value, true); break;
+      case '--threads': threads = positive(flag, value, true); break;
+      case '--max-seconds': maxSeconds = positive(flag, value, false); break;
+      case '--per-process': perProcess = positive(flag, value, true); break;
+      case '--connect-rate': connectRate = positive(flag, value, false, true); break;
+      case '--out': out = value; break;
+      default:
+        throw new RunnerOptionError(`unknown flag ${flag}\n${USAGE}`);
+    }
+  }
+  return Object.freeze({ scenarios, targets, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, help });
+}

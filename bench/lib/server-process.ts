@@ -1,0 +1,106 @@
+// Starting and stopping a server under test (MegaComet or the baseline) and reading its ports
+// from its ready line.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ServerStats, queryStats } from './app-client.js';
+import { type ExitStatus, TailBuffer, exited, stopChild } from './child-exit.js';
+import type { ProcessRegistry } from './process-registry.js';
+import { readCpuSeconds, readRss } from './system-memory.js';
+
+export type TargetName = 'megacomet' | 'baseline';
+
+export const TARGET_NAMES: readonly TargetName[] = ['megacomet', 'baseline'];
+
+/** Flags a scenario needs; both servers take them (the baseline takes no --threads). */
+export interface ServerSettings {
+  pollTimeout: number;
+  ttl: number;
+  maxQueue: number;
+  threads: number;
+}
+
+export interface RunningServer {
+  readonly name: TargetName;
+  readonly pid: number;
+  readonly host: string;
+  readonly port: number;
+  readonly appPort: number;
+  readonly readyLine: string;
+  readonly args: readonly string[];
+  rss(): number;
+  /** CPU seconds (user + system, all threads) used so far. */
+  cpuSeconds(): number;
+  stats(): Promise<ServerStats>;
+  /** True once the process has exited (a crash mid-scenario shows here). */
+  hasExited(): boolean;
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<ExitStatus>;
+}
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 30_000;
+
+export function serverScript(repoRoot: string, name: TargetName): string {
+  return name === 'megacomet' ? join(repoRoot, 'dist', 'main.js') : join(repoRoot, 'dist', 'bench', 'baseline', 'server.js');
+}
+
+export function serverArgs(name: TargetName, s: ServerSettings): string[] {
+  const common = ['--host', HOST, '--port', '0', '--app-host', HOST, '--app-port', '0', '--poll-timeout', String(s.pollTimeout), '--ttl', String(s.ttl), '--max-queue', String(s.maxQueue)];
+  return name === 'megacomet' ? ['--threads', String(s.threads), ...common] : common;
+}
+
+export async function startServer(repoRoot: string, name: TargetName, settings: ServerSettings, registry: ProcessRegistry): Promise<RunningServer> {
+  const script = serverScript(repoRoot, name);
+  if (!existsSync(script)) {
+    throw new Error(`${script} does not exist: run "npm run build" first${name === 'megacomet' ? ', or bench the baseline alone with --target baseline' : ''}`);
+  }
+  const args = serverArgs(name, settings);
+  const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  registry.track(child);
+  const stderr = new TailBuffer();
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => stderr.push(chunk));
+  child.stdout.setEncoding('utf8');
+
+  const readyLine = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`${name} printed no ready line within ${READY_TIMEOUT_MS / 1000} s; stderr: ${stderr}`)), READY_TIMEOUT_MS);
+    child.stdout.on('data', (chunk: string) => {
+      buffer += chunk;
+      const line = buffer.split('\n').find((l) => / ready: /.test(l));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+    void exited(child).then((status) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (code ${status.code}, signal ${status.signal}) before it was ready; stderr: ${stderr}`));
+    });
+  });
+  // The patterns every consumer of the ready line uses (plan/cli.md).
+  const port = /http:\/\/[^ ]*:(\d+)/.exec(readyLine);
+  const appPort = /app=[^ ]*:(\d+)/.exec(readyLine);
+  if (port === null || appPort === null || child.pid === undefined) {
+    child.kill('SIGKILL');
+    throw new Error(`${name}'s ready line has no http://...:PORT or app=...:PORT: "${readyLine}"`);
+  }
+  const pid = child.pid;
+  return {
+    name,
+    pid,
+    host: HOST,
+    port: Number(port[1]),
+    appPort: Number(appPort[1]),
+    readyLine,
+    args,
+    rss: () => readRss(pid),
+    cpuSeconds: () => readCpuSeconds(pid),
+    stats: () => queryStats(HOST, Number(appPort[1])),
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
+    stderrTail: () => stderr.toString(),
+    stop: () => stopChild(child, 'SIGTERM', 5000),
+  };
+}

@@ -1,0 +1,217 @@
+// Unit tests of the generator's pure parts: `make -C bench/loadgen test`.
+// Tables of raw inputs; each failure names its case. Exit code 1 if any failed.
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app_reply.h"
+#include "histogram.h"
+#include "http_response.h"
+#include "json_scan.h"
+#include "message_lines.h"
+#include "poll_body.h"
+#include "sequence_check.h"
+
+using namespace loadgen;
+
+namespace {
+
+int g_failed = 0;
+int g_passed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) {
+    g_passed++;
+  } else {
+    g_failed++;
+    std::fprintf(stderr, "FAIL: %s\n", what.c_str());
+  }
+}
+
+void response_heads() {
+  struct Case {
+    const char* name;
+    std::string_view bytes;
+    HeadParse expected;
+    int status;
+    uint64_t length;
+    bool close;
+  };
+  const Case cases[] = {
+      {"a keep-alive 200 is complete", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", HeadParse::complete, 200, 2, false},
+      {"header names are case-insensitive", "HTTP/1.1 200 OK\r\ncontent-length:  7 \r\n\r\n", HeadParse::complete, 200, 7, false},
+      {"Connection: close is seen", "HTTP/1.1 503 x\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n", HeadParse::complete, 503, 0, true},
+      {"HTTP/1.0 closes unless keep-alive", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", HeadParse::complete, 200, 0, true},
+      {"HTTP/1.0 keep-alive stays open", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", HeadParse::complete, 200, 0, false},
+      {"a head without its blank line is partial", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", HeadParse::partial, 0, 0, false},
+      {"an empty buffer is partial", "", HeadParse::partial, 0, 0, false},
+      {"a missing Content-Length is an error", "HTTP/1.1 200 OK\r\n\r\n", HeadParse::error, 0, 0, false},
+      {"chunked coding is an error", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HeadParse::error, 0, 0, false},
+      {"a non-HTTP status line is an error", "HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n", HeadParse::error, 0, 0, false},
+      {"a bad Content-Length is an error", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", HeadParse::error, 0, 0, false},
+      {"a header line without colon is an error", "HTTP/1.1 200 OK\r\nBogus\r\nContent-Length: 0\r\n\r\n", HeadParse::error, 0, 0, false},
+  };
+  for (const Case& c : cases) {
+    ResponseHead head;
+    const HeadParse got = parse_response_head(c.bytes, head);
+    check(got == c.expected, std::string("response head: ") + c.name);
+    if (got == HeadParse::complete && c.expected == HeadParse::complete) {
+      check(head.status == c.status && head.content_length == c.length && head.close == c.close,
+            std::string("response head fields: ") + c.name);
+    }
+  }
+  ResponseHead head;
+  const std::string huge = "HTTP/1.1 200 OK\r\nX: " + std::string(20000, 'a');
+  check(parse_response_head(huge, head) == HeadParse::error, "response head: over 16 KiB without end is an error");
+  const std::string_view with_body = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+  parse_response_head(with_body, head);
+  check(with_body.substr(head.head_length) == "{}", "response head: head_length points at the body");
+}
+
+void poll_bodies() {
+  struct Case {
+    const char* name;
+    std::string_view body;
+    bool ok;
+    int64_t cursor;
+    std::vector<PolledMessage> messages;
+  };
+  const Case cases[] = {
+      {"an empty poll answer", R"({"cursor":0,"messages":[]})", true, 0, {}},
+      {"our messages", R"({"cursor":42,"messages":[{"t":100,"s":1},{"t":200,"s":2}]})", true, 42, {{100, 1}, {200, 2}}},
+      {"keys in any order, whitespace, extra keys",
+       " { \"messages\" : [ { \"s\" : 3 , \"x\":[1,{\"y\":null}], \"t\" : 9 } ] , \"extra\":{\"a\":[true,false]}, \"cursor\" : 7 } ",
+       true, 7, {{9, 3}}},
+      {"foreign data gets t = s = -1", R"({"cursor":5,"messages":["hi",{"a":1},[1,2],3.5,null]})", true, 5,
+       {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}}},
+      {"a missing cursor is refused", R"({"messages":[]})", false, 0, {}},
+      {"missing messages are refused", R"({"cursor":1})", false, 0, {}},
+      {"a negative cursor is refused", R"({"cursor":-1,"messages":[]})", false, 0, {}},
+      {"trailing bytes are refused", R"({"cursor":1,"messages":[]}x)", false, 0, {}},
+      {"a truncated body is refused", R"({"cursor":1,"messages":[{"t":1,)", false, 0, {}},
+      {"a JSONP body is refused", R"(/**/f({"cursor":1,"messages":[]});)", false, 0, {}},
+      {"a fractional seq is refused", R"({"cursor":1,"messages":[{"t":1,"s":1.5}]})", false, 0, {}},
+  };
+  std::vector<PolledMessage> got;
+  for (const Case& c : cases) {
+    int64_t cursor = -99;
+    const bool ok = parse_poll_body(c.body, cursor, got);
+    check(ok == c.ok, std::string("poll body: ") + c.name);
+    if (!ok || !c.ok) continue;
+    bool same = cursor == c.cursor && got.size() == c.messages.size();
+    for (size_t i = 0; same && i < got.size(); i++) {
+      same = got[i].t == c.messages[i].t && got[i].s == c.messages[i].s;
+    }
+    check(same, std::string("poll body fields: ") + c.name);
+  }
+}
+
+void app_replies() {
+  struct Case {
+    const char* name;
+    std::string_view line;
+    bool parsed;
+    bool ok;
+    std::string_view error;
+  };
+  const Case cases[] = {
+      {"a send reply", R"({"ok":true,"id":123})", true, true, ""},
+      {"a fan-out reply", R"({"ok":true,"ids":[1,2,3],"ref":{"a":"b"}})", true, true, ""},
+      {"an error reply", R"({"ok":false,"error":"queue_full","message":"queue of \"c1\" is full"})", true, false, "queue_full"},
+      {"ok after error", R"({"error":"bad_request","message":"x","ok":false})", true, false, "bad_request"},
+      {"no ok key", R"({"id":1})", false, false, ""},
+      {"ok that is not boolean", R"({"ok":1})", false, false, ""},
+      {"not JSON", "hello", false, false, ""},
+  };
+  for (const Case& c : cases) {
+    AppReply reply;
+    const bool parsed = parse_app_reply(c.line, reply);
+    check(parsed == c.parsed, std::string("app reply: ") + c.name);
+    if (parsed && c.parsed) {
+      check(reply.ok == c.ok && reply.error == c.error, std::string("app reply fields: ") + c.name);
+    }
+  }
+}
+
+void json_skipping() {
+  const char* values[] = {R"([[[[]]],{"a":{"b":[1,"x\"y"]}}])", "-1.5e+3", "\"\\\\\"", "{}", "[]", "true"};
+  for (const char* v : values) {
+    JsonScan scan(v);
+    check(scan.skip_value() && scan.at_end(), std::string("json skip: ") + v);
+  }
+  const char* bad[] = {"[1,]", "{\"a\" 1}", "[1 2]", "tru", "{\"a\":}", "[", "x"};
+  for (const char* v : bad) {
+    JsonScan scan(v);
+    check(!(scan.skip_value() && scan.at_end()), std::string("json skip refuses: ") + v);
+  }
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  JsonScan scan(deep);
+  check(!scan.skip_value(), "json skip: nesting deeper than 64 is refused");
+}
+
+void histogram_buckets() {
+  // Buckets are contiguous and ordered: each starts right after the previous one ends.
+  bool contiguous = true;
+  for (int i = 1; i < Histogram::kBuckets; i++) {
+    contiguous = contiguous && Histogram::lowest_of(i) == Histogram::highest_of(i - 1) + 1;
+  }
+  check(contiguous, "histogram: buckets tile the value range without holes");
+  bool round_trip = true;
+  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{127}, int64_t{128}, int64_t{129}, int64_t{1000},
+                    int64_t{123456789}, int64_t{1} << 40, INT64_MAX}) {
+    const int i = Histogram::index_of(v);
+    round_trip = round_trip && i < Histogram::kBuckets && Histogram::lowest_of(i) <= uint64_t(v) &&
+                 uint64_t(v) <= Histogram::highest_of(i);
+  }
+  check(round_trip, "histogram: every value lies inside its bucket");
+  const int i = Histogram::index_of(1000000);
+  const double width = double(Histogram::highest_of(i) - Histogram::lowest_of(i) + 1);
+  check(width / 1e6 < 0.02, "histogram: a bucket is under 2% of its values");
+
+  Histogram h;
+  for (int v = 1; v <= 1000; v++) h.record(v * 1000);
+  check(h.count() == 1000 && h.min() == 1000 && h.max() == 1000000, "histogram: count, min, max");
+  const int64_t p50 = h.percentile(50);
+  check(p50 >= 500000 && p50 <= 510000, "histogram: p50 of 1..1000 us is 500 us within a bucket");
+  check(h.percentile(100) == 1000000, "histogram: p100 is the max");
+  Histogram other;
+  other.record(5);
+  h.merge(other);
+  check(h.count() == 1001 && h.min() == 5, "histogram: merge adds counts and keeps the min");
+  std::string json;
+  other.append_json(json);
+  check(json == R"({"count":1,"min":5,"max":5,"buckets":[[5,1]]})", "histogram: JSON lists non-empty buckets");
+}
+
+void sequences() {
+  DeliveryCounts counts;
+  int64_t last = 0;
+  for (int64_t s : {1, 2, 2, 4, 3, 5, -1}) check_sequence(last, s, counts);
+  check(counts.received == 7 && counts.duplicated == 2 && counts.gaps == 1 && counts.foreign == 1 && last == 5,
+        "sequence: repeats and late numbers are duplicates, skipped ones are gaps");
+}
+
+void lines() {
+  std::string out;
+  append_send_line(out, "c", 17, 123, 4);
+  check(out == "{\"op\":\"send\",\"client\":\"c17\",\"data\":{\"t\":123,\"s\":4}}\n", "lines: a send line");
+  out.clear();
+  append_fanout_line(out, quoted_ids("c", 3, 2), 9, 1);
+  check(out == "{\"op\":\"send\",\"clients\":[\"c3\",\"c4\"],\"data\":{\"t\":9,\"s\":1}}\n", "lines: a fan-out line");
+}
+
+}  // namespace
+
+int main() {
+  response_heads();
+  poll_bodies();
+  app_replies();
+  json_skipping();
+  histogram_buckets();
+  sequences();
+  lines();
+  std::printf("loadgen unit tests: %d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}

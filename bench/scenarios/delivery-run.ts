@@ -1,0 +1,131 @@
+// The flow shared by the throughput, latency and fan-out scenarios: a server, N polling clients,
+// one app sender; then the sender's report and the clients' report compared.
+import { Histogram } from '../lib/histogram.js';
+import { type JsonObject, numberField } from '../lib/json-fields.js';
+import { startLoadgen } from '../lib/loadgen-process.js';
+import { PollerFleet, type PollerTotals, errorTotal } from '../lib/poller-fleet.js';
+import { startServer } from '../lib/server-process.js';
+import { sleep, waitUntil } from '../lib/wait.js';
+import { type HeldCheck, waitForHeldPolls } from './held-polls.js';
+import type { ScenarioContext } from './scenario.js';
+import { settingsFor } from './server-settings.js';
+
+export interface DeliveryPlan {
+  /** Scenario name for progress lines. */
+  label: string;
+  clients: number;
+  /** Sender flags besides ports and client range (--messages, --rate, --window, --fanout...). */
+  senderArgs: string[];
+  /** Poll timeout of the server: longer than the run, so polls are answered by messages only. */
+  pollTimeout: number;
+}
+
+export interface DeliveryOutcome {
+  held: HeldCheck;
+  sender: JsonObject;
+  pollers: PollerTotals;
+  /** Messages the server accepted (per client: a fan-out line to 5000 clients counts 5000). */
+  deliveriesOk: number;
+  deliveriesRefused: number;
+  /** Messages received once (received - duplicated). */
+  unique: number;
+  lost: number;
+  /** From the sender's first write to the last message received, seconds. */
+  seconds: number;
+  /** Sender's reply latency (write to ok), for the JSON file. */
+  ackLatency: Histogram;
+  serverRssAfter: number;
+  /** CPU seconds the server used from the first send to the end of delivery. */
+  serverCpuSeconds: number;
+  /** CPU seconds the generator processes (pollers and sender) used over the whole scenario. */
+  generatorCpuSeconds: number;
+}
+
+/** Time to wait for the last messages once the sender is done and nothing more arrives. */
+const STALL_MS = 3000;
+
+export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Promise<DeliveryOutcome> {
+  const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, plan.pollTimeout), ctx.registry);
+  const fleet = new PollerFleet({
+    loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess,
+    connectRate: ctx.options.connectRate, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
+  });
+  try {
+    fleet.add(0, plan.clients);
+    const held = await waitForHeldPolls(ctx, server, fleet, plan.clients, plan.label);
+    const cpuBefore = server.cpuSeconds();
+    const sender = startLoadgen(ctx.loadgen, ['send', '--app-host', server.host, '--app-port', String(server.appPort), '--clients', String(plan.clients), '--max-seconds', String(Math.max(1, Math.floor(ctx.remainingSeconds() - 10))), ...plan.senderArgs], `send ${plan.label}`, ctx.registry);
+    ctx.progress.watch(() => {
+      const s = sender.progress();
+      return `${ctx.target} ${plan.label}: sent ${s['sent'] ?? 0}, acknowledged ${s['ok'] ?? 0}, refused ${s['refused'] ?? 0}, received ${fleet.sum('received')}`;
+    });
+    const sent = await sender.result;
+    const deliveriesOk = numberField(sent, 'deliveries_ok', 'send result');
+
+    // The last messages may still be on their way: wait until every accepted one arrived, or
+    // nothing arrived for STALL_MS (then the missing ones are lost).
+    let last = -1;
+    let lastChange = Date.now();
+    await waitUntil(`${plan.label} deliveries to finish`, () => {
+      if (server.hasExited()) throw new Error(`${ctx.target} exited during ${plan.label}: ${server.stderrTail()}`);
+      const unique = fleet.sum('received') - fleet.sum('duplicated');
+      if (unique !== last) {
+        last = unique;
+        lastChange = Date.now();
+      }
+      return unique >= deliveriesOk || Date.now() - lastChange > STALL_MS;
+    }, Math.max(1000, Math.min(60, ctx.remainingSeconds() - 5) * 1000), 100);
+    await sleep(300);  // one more progress interval: late duplicates would show
+    if (server.hasExited()) throw new Error(`${ctx.target} exited during ${plan.label}: ${server.stderrTail()}`);
+    const serverCpuSeconds = server.cpuSeconds() - cpuBefore;
+    const serverRssAfter = server.rss();
+    const pollers = await fleet.finish();
+    const unique = pollers.received - pollers.duplicated;
+    const firstWrite = numberField(sent, 'first_write_ns', 'send result');
+    const ackLatency = new Histogram();
+    const ack = sent['ack_latency'];
+    if (typeof ack === 'object' && ack !== null && !Array.isArray(ack)) ackLatency.addJson(ack as JsonObject, 'send result');
+    return {
+      held,
+      sender: sent,
+      pollers,
+      deliveriesOk,
+      deliveriesRefused: numberField(sent, 'deliveries_refused', 'send result'),
+      unique,
+      lost: Math.max(0, deliveriesOk - unique),
+      seconds: pollers.lastReceiveNs > firstWrite ? (pollers.lastReceiveNs - firstWrite) / 1e9 : 0,
+      ackLatency,
+      serverRssAfter,
+      serverCpuSeconds,
+      generatorCpuSeconds: pollers.cpuSeconds + numberField(sent, 'cpu_seconds', 'send result'),
+    };
+  } finally {
+    await fleet.finish().catch(() => undefined);
+    await server.stop();
+  }
+}
+
+/** The JSON-file view of an outcome (histograms as summaries). */
+export function outcomeDetails(o: DeliveryOutcome): JsonObject {
+  return {
+    held: { ...o.held },
+    deliveries_ok: o.deliveriesOk,
+    deliveries_refused: o.deliveriesRefused,
+    received: o.pollers.received,
+    unique: o.unique,
+    duplicated: o.pollers.duplicated,
+    gaps: o.pollers.gaps,
+    lost: o.lost,
+    seconds: o.seconds,
+    poller_processes: o.pollers.processes,
+    poller_errors: o.pollers.errors,
+    poller_error_total: errorTotal(o.pollers.errors),
+    polls: o.pollers.polls,
+    latency_ms: { ...o.pollers.latency.summaryMs() },
+    ack_latency_ms: { ...o.ackLatency.summaryMs() },
+    sender: { ...o.sender, ack_latency: undefined },
+    server_rss_after: o.serverRssAfter,
+    server_cpu_seconds: o.serverCpuSeconds,
+    generator_cpu_seconds: o.generatorCpuSeconds,
+  };
+}

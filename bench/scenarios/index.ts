@@ -1,0 +1,10 @@
+// The table of scenarios `npm run bench` runs, in order.
+import type { ScenarioName } from '../lib/runner-options.js';
+import { churn } from './churn.js';
+import { fanout } from './fanout.js';
+import { idle } from './idle.js';
+import { latency } from './latency.js';
+import type { Scenario } from './scenario.js';
+import { throughput } from './throughput.js';
+
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, latency, churn, fanout };

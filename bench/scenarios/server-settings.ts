@@ -1,0 +1,8 @@
+// The server flags each scenario runs with (both servers take the same ones).
+import type { ServerSettings } from '../lib/server-process.js';
+import type { ScenarioContext } from './scenario.js';
+
+/** PROTOCOL.md defaults except the poll timeout, which each scenario picks for its load. */
+export function settingsFor(ctx: ScenarioContext, pollTimeout: number): ServerSettings {
+  return { pollTimeout, ttl: 60, maxQueue: 1000, threads: ctx.options.threads };
+}
