@@ -299,7 +299,6 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
     // A line starting with whitespace is obs-fold (RFC 9112 5.2), refused.
     // Anything else that is not a token byte fails the name check below.
     if (is_ows(*p)) return ParseStatus::kError;
-    if (out->header_count == kMaxHeaders) return ParseStatus::kError;
 
     // field-line = field-name ":" OWS field-value OWS; no whitespace before
     // the colon (RFC 9112 5.1).
@@ -325,7 +324,11 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
     }
     while (value_end != value_start && is_ows(value_end[-1])) --value_end;
 
-    HttpHeader& header = out->headers[out->header_count++];
+    // Headers past kMaxHeaders are still checked and applied (Connection,
+    // Content-Length...) but not kept: a valid head is never refused for its
+    // header count, only for its size (431).
+    HttpHeader unkept;
+    HttpHeader& header = out->header_count < kMaxHeaders ? out->headers[out->header_count++] : unkept;
     header.name = view(name_start, name_end);
     header.value = view(value_start, value_end);
     if (!apply_header(header, out, &seen_content_length, &connection)) {

@@ -14,7 +14,8 @@ namespace megacomet {
 // Largest request head we accept (request line + headers + blank line).
 // Anything longer is answered 431 by the engine.
 inline constexpr std::size_t kMaxHeadBytes = 8192;
-// Headers kept per request; more than this is malformed for our purposes.
+// Headers kept in HttpRequest::headers; later ones are parsed, checked and
+// applied but not kept (the engine needs none of them by position).
 inline constexpr std::size_t kMaxHeaders = 64;
 
 enum class Method : std::uint8_t {
@@ -42,7 +43,7 @@ struct HttpRequest {
   std::uint64_t content_length = 0;  // 0 when absent
   bool has_transfer_encoding = false;
   std::string_view access_control_request_headers;  // empty when absent; the first one if repeated
-  std::size_t header_count = 0;  // headers[0..header_count) are set, in the order sent
+  std::size_t header_count = 0;  // headers[0..header_count) are the first ones sent, at most kMaxHeaders
   HttpHeader headers[kMaxHeaders];
 };
 
@@ -70,7 +71,7 @@ enum class ParseStatus : std::int8_t {
 // more than one SP between request-line parts, NUL and other control bytes in
 // the request line and header values, bytes >= 0x80 in the method (allowed in
 // the target and in values), header names that are not tokens (so also
-// whitespace before the colon), more than kMaxHeaders headers, a Content-Length
+// whitespace before the colon), a Content-Length
 // that is not 1*DIGIT, overflows uint64 or differs from another Content-Length,
 // and versions other than HTTP/1.0 and HTTP/1.1. Host is not required.
 ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* out,

@@ -182,7 +182,7 @@ RefOutcome ref_parse(std::string_view window, RefRequest* r) {
       continue;
     }
     if (line.empty()) break;
-    if (ref_is_ows(line.front()) || r->headers.size() == kMaxHeaders) return RefOutcome::kInvalid;
+    if (ref_is_ows(line.front())) return RefOutcome::kInvalid;
     if (!ref_header_line(line, r)) return RefOutcome::kInvalid;
   }
   if (!ref_semantics(r)) return RefOutcome::kInvalid;
@@ -226,7 +226,7 @@ void check_against_reference(const char* data, std::size_t input_size, const Out
       CHECK(r.content_length == ref.content_length);
       CHECK(r.has_transfer_encoding == ref.transfer_encoding);
       CHECK(r.access_control_request_headers == ref.acrh);
-      CHECK(r.header_count == ref.headers.size());
+      CHECK(r.header_count == std::min(ref.headers.size(), kMaxHeaders));
       for (std::size_t i = 0; i < r.header_count; ++i) {
         CHECK(r.headers[i].name == ref.headers[i].name);
         CHECK(r.headers[i].value == ref.headers[i].value);
