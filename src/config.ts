@@ -61,7 +61,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ttl: { key: 'ttlMs', kind: 'seconds', min: 0.1, max: 31_536_000, defaultText: '60', help: 'seconds an unacknowledged message is kept' },
   'max-queue': { key: 'maxQueue', kind: 'int', min: 1, max: 10_000_000, defaultText: '1000', help: 'unacknowledged messages per client; more are refused with queue_full' },
   'max-line': { key: 'maxLine', kind: 'int', min: 64, max: 1 << 30, defaultText: '1048576', help: 'bytes in one app request line; longer lines close the connection' },
-  'max-message': { key: 'maxMessage', kind: 'int', min: 1, max: 1 << 30, defaultText: '65536', help: 'bytes of one message\'s data; larger ones are refused with too_large' },
+  'max-message': { key: 'maxMessage', kind: 'int', min: 1, max: 512 * 1024, defaultText: '65536', help: 'bytes of one message\'s data; larger ones are refused with too_large' },
 };
 
 const DEFAULTS: Config = {

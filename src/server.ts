@@ -19,7 +19,12 @@ import { createThreadStats, readThreadStats } from './thread-stats.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './thread-messages.js';
 import { log } from './log.js';
 
-/** Ring size per direction per worker: room for thousands of deliveries between two drains. */
+/**
+ * Ring size per direction per worker: room for thousands of deliveries between
+ * two drains. Its largest record (half of it) bounds a delivery body: the
+ * manager's maxDeliveryBytes (768 KiB) and --max-message (at most 512 KiB)
+ * stay below that.
+ */
 const RING_BYTES = 1 << 21;
 /** File descriptors kept back from connections: epoll sets, rings' eventfds, the app server, logs. */
 const RESERVED_FDS = 64;

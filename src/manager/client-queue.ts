@@ -58,19 +58,30 @@ export class ClientQueue {
   }
 
   /**
-   * The delivery body of every message with id > since, in send order:
-   * {"cursor":<last id>,"messages":[<data>,...]}, each data byte for byte as
-   * sent. Returns null when there is none. Call dropExpired() first: this
-   * does not look at expiry times.
+   * The delivery body of the messages with id > since, in send order:
+   * {"cursor":<last id included>,"messages":[<data>,...]}, each data byte for
+   * byte as sent. Stops before a message that would take the body past
+   * `maxBytes` (counting 3 bytes per UTF-16 unit, the UTF-8 worst case), but
+   * always includes the first one: the rest goes out on the next poll, whose
+   * cursor is this body's. Returns null when there is none. Call
+   * dropExpired() first: this does not look at expiry times.
    */
-  bodyAfter(since: number): { body: string; count: number } | null {
+  bodyAfter(since: number, maxBytes: number): { body: string; count: number } | null {
     let i = this.head;
     const end = this.ids.length;
     while (i < end && this.ids[i]! <= since) i++;
     if (i === end) return null;
     let messages = this.data[i]!;
-    for (let j = i + 1; j < end; j++) messages += ',' + this.data[j]!;
-    return { body: `{"cursor":${this.ids[end - 1]!},"messages":[${messages}]}`, count: end - i };
+    let last = i;
+    let budget = maxBytes - BODY_OVERHEAD_BYTES - 3 * messages.length;
+    for (let j = i + 1; j < end; j++) {
+      const data = this.data[j]!;
+      budget -= 3 * (data.length + 1);
+      if (budget < 0) break;
+      messages += ',' + data;
+      last = j;
+    }
+    return { body: `{"cursor":${this.ids[last]!},"messages":[${messages}]}`, count: last - i + 1 };
   }
 
   private cut(newHead: number): number {
@@ -97,6 +108,9 @@ export class ClientQueue {
 }
 
 /** The body that releases a poll with nothing to deliver: its own cursor back. */
+/** The bytes of a delivery body around its messages: {"cursor":<16 digits>,"messages":[]}. */
+const BODY_OVERHEAD_BYTES = 48;
+
 export function emptyBody(since: number): string {
   return `{"cursor":${since},"messages":[]}`;
 }

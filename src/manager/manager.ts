@@ -39,7 +39,17 @@ export interface ManagerOptions {
    * pause, stepped forward it would expire messages early. Tests inject one.
    */
   now?: () => number;
+  /**
+   * Largest delivery body, in UTF-8 bytes. A poll gets the messages that fit
+   * and the rest on its next poll (its cursor moves past the ones it got).
+   * Must be at least the largest single message plus 48 bytes; the ring
+   * between the manager and a worker bounds it (see src/server.ts).
+   */
+  maxDeliveryBytes?: number;
 }
+
+/** Default for ManagerOptions.maxDeliveryBytes. */
+export const DEFAULT_MAX_DELIVERY_BYTES = 768 * 1024;
 
 export type QueueFull = { ok: false; error: 'queue_full'; message: string };
 export type SendResult = { ok: true; id: number } | QueueFull;
@@ -67,6 +77,7 @@ const SPARE_QUEUES = 1024;
 
 export class Manager {
   private readonly ttlMs: number;
+  private readonly maxDeliveryBytes: number;
   private readonly maxQueue: number;
   private readonly now: () => number;
   private readonly links: readonly WorkerLink[];
@@ -92,6 +103,7 @@ export class Manager {
     }
     if (links.length > MAX_WORKERS) throw new RangeError(`at most ${MAX_WORKERS} workers, got ${links.length}`);
     this.ttlMs = options.ttlMs;
+    this.maxDeliveryBytes = options.maxDeliveryBytes ?? DEFAULT_MAX_DELIVERY_BYTES;
     this.maxQueue = options.maxQueue;
     this.now = options.now ?? monotonicNow;
     this.links = links;
@@ -119,7 +131,7 @@ export class Manager {
       // Everything left is after `since`. The queue stays filed under its old
       // oldest message's second, which is no later than the new one's: the
       // sweep then just files it again, cheaper than refiling on every poll.
-      const out = queue.bodyAfter(since);
+      const out = queue.bodyAfter(since, this.maxDeliveryBytes);
       if (out !== null) {
         this.delivered += out.count;
         this.links[worker]!.deliver(handle, out.body);
@@ -253,7 +265,7 @@ export class Manager {
     if (slot >= 0) {
       const since = this.held.sinceOf(slot);
       if (id > since) {
-        const out = queue.bodyAfter(since)!;
+        const out = queue.bodyAfter(since, this.maxDeliveryBytes)!;
         const worker = this.held.workerOf(slot);
         const handle = this.held.handleOf(slot);
         this.unhold(client, slot, true);
