@@ -1,7 +1,7 @@
 // --app-secret: every request before a successful auth is unauthorized,
 // except that lines that are not JSON objects still get bad_json/bad_request.
 import t from 'tap';
-import { startHarness } from './app-harness.js';
+import { startHarness } from './helpers/app-harness.js';
 
 t.test('with --app-secret a connection must auth first', async (t) => {
   const h = await startHarness({ secret: 's3cret' });

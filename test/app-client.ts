@@ -1,7 +1,7 @@
 // The client library's AppClient against a real app server.
 import t from 'tap';
 import { AppClient, AppRequestError } from '../src/client/index.js';
-import { startHarness } from './app-harness.js';
+import { startHarness } from './helpers/app-harness.js';
 
 t.test('AppClient speaks every op', async (t) => {
   const h = await startHarness({ secret: 'pw', maxQueue: 1 });

@@ -3,7 +3,7 @@
 // semantically identical, and JSON.parse + JSON.stringify is not for big
 // numbers), and --max-message counts exactly those bytes.
 import t from 'tap';
-import { startHarness } from './app-harness.js';
+import { startHarness } from './helpers/app-harness.js';
 
 t.test('data is delivered exactly as the app wrote it', async (t) => {
   const h = await startHarness();

@@ -2,7 +2,7 @@
 // lines, \r\n, lines split across packets, the --max-line limit, and
 // backpressure from a client that does not read its replies.
 import t from 'tap';
-import { startHarness } from './app-harness.js';
+import { startHarness } from './helpers/app-harness.js';
 
 t.test('1000 pipelined lines in one write are answered in order', async (t) => {
   const h = await startHarness({ maxQueue: 5 });

@@ -2,8 +2,8 @@
 // over a real TCP socket against a real Manager with fake worker links.
 import t from 'tap';
 import { APP_ERRORS } from '../src/manager/app-errors.js';
-import { bodyOf } from './manager-fakes.js';
-import { startHarness } from './app-harness.js';
+import { bodyOf } from './helpers/manager-fakes.js';
+import { startHarness } from './helpers/app-harness.js';
 
 /** Test names stay ASCII: a raw U+2028 would break the TAP stream. */
 function ascii(text: string): string {

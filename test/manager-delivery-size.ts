@@ -3,7 +3,7 @@
 // several polls, each cursor moving past what it got, none lost or repeated.
 import t from 'tap';
 import { Manager } from '../src/manager/manager.js';
-import { FakeClock, FakeLinks } from './manager-fakes.js';
+import { FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 
 interface Body {
   cursor: number;

@@ -3,7 +3,7 @@
 // nobody polls.
 import t from 'tap';
 import { Manager } from '../src/manager/manager.js';
-import { bodyOf, FakeClock, FakeLinks } from './manager-fakes.js';
+import { bodyOf, FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 
 const TTL = 10_000;
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { IdCounter } from '../src/manager/id-counter.js';
 import { Manager } from '../src/manager/manager.js';
-import { FakeClock, FakeLinks } from './manager-fakes.js';
+import { FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 
 function newManager(clock: FakeClock): Manager {
   return new Manager({ ttlMs: 1000, maxQueue: 100_000, now: clock.now }, new FakeLinks(1).links);

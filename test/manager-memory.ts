@@ -8,7 +8,7 @@ import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Manager } from '../src/manager/manager.js';
-import { FakeLinks } from './manager-fakes.js';
+import { FakeLinks } from './helpers/manager-fakes.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -2,7 +2,7 @@
 // send is all or nothing.
 import t from 'tap';
 import { Manager } from '../src/manager/manager.js';
-import { bodyOf, FakeClock, FakeLinks } from './manager-fakes.js';
+import { bodyOf, FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 
 function setup(maxQueue: number) {
   const clock = new FakeClock();

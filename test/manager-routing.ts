@@ -2,7 +2,7 @@
 // release of an older poll, and forgetting polls that ended.
 import t from 'tap';
 import { Manager } from '../src/manager/manager.js';
-import { bodyOf, FakeClock, FakeLinks } from './manager-fakes.js';
+import { bodyOf, FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 
 function setup(workers = 2) {
   const clock = new FakeClock();

@@ -2,8 +2,8 @@
 // Manager (fake clock, fake worker links), and a raw line socket that writes
 // exactly what a test gives it and reads reply lines strictly in order.
 import { connect, type Socket } from 'node:net';
-import { startAppServer, type AppServer } from '../src/manager/app-server.js';
-import { Manager } from '../src/manager/manager.js';
+import { startAppServer, type AppServer } from '../../src/manager/app-server.js';
+import { Manager } from '../../src/manager/manager.js';
 import { FakeClock, FakeLinks } from './manager-fakes.js';
 
 export interface AppHarnessOptions {

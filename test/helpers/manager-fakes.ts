@@ -1,6 +1,6 @@
 // Test doubles for the manager: a clock that moves only when told, and worker
 // links that record each delivery instead of writing a ring record.
-import type { WorkerLink } from '../src/manager/manager.js';
+import type { WorkerLink } from '../../src/manager/manager.js';
 
 export class FakeClock {
   ms: number;
