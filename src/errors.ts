@@ -16,11 +16,11 @@ export const HttpError = {
   /** 413 (engine): a request body over 64 KiB; the server takes no bodies. */
   payloadTooLarge: { status: 413, code: 'payload_too_large' },
   /** 431 (engine): a request head over 8192 bytes. */
-  headerTooLarge: { status: 431, code: 'header_too_large' },
+  headerTooLarge: { status: 431, code: 'headers_too_large' },
   /** 501 (engine): Transfer-Encoding in a request. */
   notImplemented: { status: 501, code: 'not_implemented' },
   /** 503 (engine): past --max-connections or the open-file limit. */
-  serverBusy: { status: 503, code: 'server_busy' },
+  serviceUnavailable: { status: 503, code: 'service_unavailable' },
 } as const;
 
 export type HttpErrorKind = (typeof HttpError)[keyof typeof HttpError];

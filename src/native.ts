@@ -1,17 +1,22 @@
 // Typed binding to the C++ engine (native/). This file is the contract between
 // the engine and the worker: the event layout below is written by
-// native/engine.cc and read by src/worker/. Change both or neither.
+// native/event_batch.cc and read by src/worker/. Change both or neither.
 import { createRequire } from 'node:module';
 
 /** Options the engine takes once, at construction. */
 export interface EngineOptions {
-  /** Address to bind, e.g. "0.0.0.0". */
+  /** Numeric IPv4 or IPv6 address to bind, e.g. "0.0.0.0" or "::" (a host name is refused by listen()). */
   host: string;
   /** Port to bind with SO_REUSEPORT; 0 picks a free one (see listen()). */
   port: number;
   /** listen(2) backlog. */
   backlog: number;
-  /** Connections this engine holds at most; the next ones get 503 and are closed. */
+  /**
+   * Connections this engine holds at most (capped at 2^24 - 1); the next ones
+   * get 503 and are closed. Running out of file descriptors first has the same
+   * effect. The table behind it is reserved, not allocated: 40 bytes per
+   * connection actually open.
+   */
   maxConnections: number;
   /** Close a connection that has not completed its request head this long after accept / first byte. */
   headTimeoutMs: number;
@@ -22,7 +27,7 @@ export interface EngineOptions {
 }
 
 export interface EngineStats {
-  /** Open client connections now. */
+  /** Open client connections now (including ones closing after their last response). */
   connections: number;
   /** Requests held with hold() and not yet answered. */
   held: number;
@@ -36,30 +41,48 @@ export interface EngineStats {
 
 /**
  * Called once per event-loop iteration with every event of that iteration,
- * written into `engine.events` (see the layout below). `count` records fill
- * the first `bytes` bytes. The buffer is reused: read it before returning.
+ * written into `engine.events` (see the layout below); only when the 256 KiB
+ * buffer fills up within one iteration is it called more than once. `count`
+ * records fill the first `bytes` bytes. The buffer is reused: read it before
+ * returning. The callback may call respond(), hold(), drain() and close(); an
+ * exception it throws becomes the thread's uncaught exception.
  */
 export type EventsCallback = (count: number, bytes: number) => void;
 
 export interface NativeEngine {
   /** The engine's event buffer; its contents are valid only during an EventsCallback. */
   readonly events: ArrayBuffer;
-  /** Binds and listens (SO_REUSEPORT), starts watching. Returns the bound port. Throws Error naming errno on failure. */
+  /**
+   * Binds and listens (SO_REUSEPORT), starts watching. Returns the bound port.
+   * Throws Error naming errno on failure (e.g. "... EADDRINUSE (Address already
+   * in use) ..."); it may then be called again. The engine keeps its thread's
+   * event loop alive until close().
+   */
   listen(): number;
   /**
    * Answers the request `handle` with a complete response: status line and
    * head from a prebuilt template (Content-Type from `kind`, Cache-Control:
    * no-store, Access-Control-Allow-Origin, Content-Length, Connection: close
    * when the connection will close), then `extraHeaders` (each line ending in
-   * \r\n, or null), then the body (omitted on the wire for HEAD requests).
+   * \r\n, or null), then the body (omitted on the wire for HEAD requests;
+   * 1xx, 204 and 304 answers carry neither Content-Length nor body). A
+   * Uint8Array body (also a view of a SharedArrayBuffer) is written without a
+   * copy; only a part the socket does not take at once is copied and finished
+   * later. Never calls back into JS: a pipelined request behind this one is
+   * reported on a later loop iteration.
    * Returns false, writing nothing, if the handle is stale: its request was
-   * already answered, or its socket closed (and perhaps reused).
+   * already answered, or its socket closed (and perhaps reused). Throws
+   * TypeError/RangeError for arguments that cannot be right (a handle that is
+   * not a non-negative integer, a status outside 100..599, an unknown kind, a
+   * body of another type, extraHeaders not ending in \r\n).
    */
   respond(handle: number, status: number, kind: ResponseKind, body: Uint8Array | string | null, extraHeaders: string | null): boolean;
   /**
    * Keeps the request `handle` open: after `timeoutMs` a TIMEOUT event is
    * reported (the request is still open then, and must be answered), and if
-   * the peer closes first a CLOSED event is reported. Returns false if stale.
+   * the peer closes first a CLOSED event is reported. Calling it again re-arms
+   * the timeout. Returns false if stale, and also if the peer has already
+   * closed its side (the engine then closes the connection; no CLOSED follows).
    */
   hold(handle: number, timeoutMs: number): boolean;
   /**
@@ -105,14 +128,29 @@ export const enum ResponseKind {
  *   request-target (latin1); acrh is the Access-Control-Request-Headers value
  *   (only for OPTIONS, else length 0). The request stays outstanding until
  *   respond() (or the connection dies: then CLOSED if it was held, nothing
- *   otherwise).
- * CLOSED: the peer closed (or the socket failed) while the request was
- *   outstanding; the handle is dead. method, targetLen, acrhLen are 0.
+ *   otherwise). One request per connection is outstanding at a time: the
+ *   next one (pipelined) is reported after this one is answered. A request
+ *   body (Content-Length, at most 64 KiB) is read and dropped by the engine.
+ * CLOSED: the peer closed (FIN or reset) while the request was held; the
+ *   handle is dead. method, targetLen, acrhLen are 0. A peer that only
+ *   half-closes with an unheld request still gets its answer (with close).
  * TIMEOUT: a held request reached its hold() timeout; it is still open and
  *   must be answered with respond().
  *
+ * The `fd` field is the engine's connection slot, not the OS file
+ * descriptor: a small integer naming the connection within this engine,
+ * stable while it lives and reused (last freed, first reused) after it closes.
+ * A slot table per worker stays dense, where one indexed by fd would have
+ * every worker touch pages across the whole process-wide fd range.
+ *
+ * Requests the engine answers itself, never reported: 400 bad_request
+ * (malformed), 413 payload_too_large (body over 64 KiB), 431
+ * headers_too_large (head over 8 KiB), 501 not_implemented
+ * (Transfer-Encoding), each then closed; 503 service_unavailable past
+ * maxConnections or the fd limit. Bodies: {"error":"<code>","message":"..."}.
+ *
  * A handle names one request on one connection: handle = gen * 2^24 + fd.
- * The engine bumps a connection slot's generation for every request it reports,
+ * The engine bumps a connection slot's generation on accept and for every request it reports,
  * so a late respond() to an answered request, or to a socket whose fd was
  * reused, is refused rather than written to someone else.
  */
@@ -134,15 +172,20 @@ export function handleFd(handle: number): number {
 
 let addon: NativeAddon | undefined;
 
-/** Loads the compiled addon (build/Release/megacomet.node). Safe to call in any thread. */
+/**
+ * Loads the compiled addon (build/Release/megacomet.node, or the file named by
+ * the MEGACOMET_ADDON environment variable, e.g. the sanitizer build of
+ * native/asan.mk). Safe to call in any thread.
+ */
 export function loadAddon(): NativeAddon {
   if (addon === undefined) {
     const require = createRequire(import.meta.url);
+    const path = process.env.MEGACOMET_ADDON ?? '../build/Release/megacomet.node';
     try {
-      addon = require('../build/Release/megacomet.node') as NativeAddon;
+      addon = require(path) as NativeAddon;
     } catch (err) {
       throw new Error(
-        `cannot load the native engine (build/Release/megacomet.node): ${(err as Error).message}. ` +
+        `cannot load the native engine (${path}): ${(err as Error).message}. ` +
           'Build it with `npm run build` (needs python3, make and g++).',
       );
     }
