@@ -67,6 +67,24 @@ bool option_integer(Napi::Env env, const Napi::Object& options, const char* name
   return to_integer(env, v, std::string("Engine options.") + name, min, max, out);
 }
 
+// Optional `sharedConnections`: an Int32Array over a SharedArrayBuffer whose
+// element 0 counts the connections of every engine given the same array.
+bool shared_connections_option(Napi::Env env, const Napi::Object& options, ServerConfig* cfg,
+                               Napi::Reference<Napi::Int32Array>* keep) {
+  Napi::Value v = options.Get("sharedConnections");
+  if (v.IsUndefined()) return true;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      v.As<Napi::Int32Array>().ElementLength() < 1) {
+    Napi::TypeError::New(env, "options.sharedConnections must be an Int32Array of at least one element")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Int32Array counter = v.As<Napi::Int32Array>();
+  *keep = Napi::Persistent(counter);
+  cfg->shared_connections = counter.Data();
+  return true;
+}
+
 // A non-empty string of visible ASCII and spaces (it ends up in a header or in
 // an error message). Throws and returns false otherwise.
 bool option_text(Napi::Env env, const Napi::Object& options, const char* name, std::string* out) {
@@ -200,6 +218,7 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   cfg.backlog = static_cast<int>(backlog);
   // One engine holds at most kMaxSlots connections (handles keep 24 bits for it).
   cfg.max_connections = static_cast<std::uint32_t>(std::min<double>(max_connections, kMaxSlots));
+  if (!shared_connections_option(env, o, &cfg, &shared_connections_)) return;
   cfg.head_timeout_ms = static_cast<std::uint32_t>(head_timeout);
   cfg.keep_alive_timeout_ms = static_cast<std::uint32_t>(keep_alive_timeout);
 

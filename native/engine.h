@@ -50,6 +50,8 @@ class Engine : public Napi::ObjectWrap<Engine>, private EventSink {
   std::unique_ptr<Server> server_;
   Napi::Reference<Napi::ArrayBuffer> events_;
   Napi::FunctionReference on_events_;
+  // Keeps the SharedArrayBuffer behind ServerConfig::shared_connections alive.
+  Napi::Reference<Napi::Int32Array> shared_connections_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   // Owned here until closing starts, then by the close completion (see engine.cc).
   Teardown* teardown_ = nullptr;

@@ -3,6 +3,8 @@
 // (write, close).
 #include "server.h"
 
+#include <atomic>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -221,12 +223,13 @@ void Server::accept_ready() {
           return;
       }
     }
-    if (draining_ || connections_ >= config_.max_connections) {
+    if (draining_ || connections_ >= config_.max_connections || !take_shared_budget()) {
       refuse(fd);
       continue;
     }
     std::uint32_t slot = table_.acquire(fd);
     if (slot == kNoSlot) {
+      give_back_shared_budget();
       refuse(fd);
       continue;
     }
@@ -237,6 +240,7 @@ void Server::accept_ready() {
     if (!loop_.add(fd, kConnectionEvents, slot)) {
       ::close(fd);
       table_.release(slot);
+      give_back_shared_budget();
       ++refused_;
       continue;
     }
@@ -244,6 +248,24 @@ void Server::accept_ready() {
     ++accepted_;
     arm(slot, config_.head_timeout_ms);
   }
+}
+
+// The shared counter is only ever changed with atomic read-modify-writes, so
+// engines on other threads see every increment and decrement; a failed take is
+// undone at once, so the count never stays above the limit.
+bool Server::take_shared_budget() {
+  if (config_.shared_connections == nullptr) return true;
+  std::atomic_ref<std::int32_t> count(*config_.shared_connections);
+  if (count.fetch_add(1) >= static_cast<std::int32_t>(config_.max_connections)) {
+    count.fetch_sub(1);
+    return false;
+  }
+  return true;
+}
+
+void Server::give_back_shared_budget() {
+  if (config_.shared_connections == nullptr) return;
+  std::atomic_ref<std::int32_t>(*config_.shared_connections).fetch_sub(1);
 }
 
 // Out of file descriptors: accept() fails and the listener stays readable, so a

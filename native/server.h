@@ -42,6 +42,11 @@ struct ServerConfig {
   std::uint16_t port = 0;
   int backlog = 511;
   std::uint32_t max_connections = 1;
+  // When set, max_connections limits the connections of every engine sharing
+  // this counter (one Int32 in a SharedArrayBuffer, owned by JS and kept alive
+  // by the Engine), not this engine's alone: the kernel spreads accepts over
+  // the threads unevenly, so an even per-thread split would refuse early.
+  std::int32_t* shared_connections = nullptr;
   std::uint32_t head_timeout_ms = 10000;
   std::uint32_t keep_alive_timeout_ms = 60000;
   std::string cors_origin = "*";
@@ -127,6 +132,8 @@ class Server final : private LoopHandler {
   void dispatch(const epoll_event& ev);
   void accept_ready();
   void shed_with_reserve();
+  bool take_shared_budget();
+  void give_back_shared_budget();
   void refuse(int fd);
   void pause_listener();
   void resume_listener();

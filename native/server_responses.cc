@@ -250,6 +250,7 @@ void Server::close_connection(std::uint32_t slot) {
   std::free(c.out);
   ::close(c.fd);  // also leaves the epoll set
   --connections_;
+  give_back_shared_budget();
   table_.release(slot);
 }
 

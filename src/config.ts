@@ -52,7 +52,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'poll-timeout': { key: 'pollTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, defaultText: '25', help: 'seconds a poll is held before the empty answer' },
   'keepalive-timeout': { key: 'keepAliveTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, defaultText: '60', help: 'seconds an idle keep-alive connection is kept' },
   'head-timeout': { key: 'headTimeoutMs', kind: 'seconds', min: 0.1, max: 3600, defaultText: '10', help: 'seconds a connection may take to send a complete request head' },
-  'max-connections': { key: 'maxConnections', kind: 'int', min: 1, max: 100_000_000, defaultText: 'the open-file limit', help: 'connections held at most (split evenly over the threads); later ones get 503' },
+  'max-connections': { key: 'maxConnections', kind: 'int', min: 1, max: 100_000_000, defaultText: 'the open-file limit', help: 'connections held at most by the whole process; later ones get 503' },
   'cors-origin': { key: 'corsOrigin', kind: 'string', defaultText: '*', help: 'Access-Control-Allow-Origin on every response' },
   'app-host': { key: 'appHost', kind: 'string', defaultText: '127.0.0.1', help: 'address of the app (JSON lines over TCP) server' },
   'app-port': { key: 'appPort', kind: 'port', defaultText: '9090', help: 'app server port (0 = any free port)' },

@@ -18,6 +18,13 @@ export interface EngineOptions {
    * connection actually open.
    */
   maxConnections: number;
+  /**
+   * Optional: element 0 of this Int32Array (over a SharedArrayBuffer) counts
+   * the open connections of every engine given the same array, and
+   * maxConnections then limits that sum: one process-wide limit, however
+   * unevenly the kernel spreads accepts over the threads.
+   */
+  sharedConnections?: Int32Array;
   /** Close a connection that has not completed its request head this long after accept / first byte. */
   headTimeoutMs: number;
   /** Close a keep-alive connection idle between requests this long. */

@@ -80,13 +80,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const fdLimit = loadAddon().raiseFileLimit();
   const fdRoom = Math.max(1, fdLimit - RESERVED_FDS - 8 * config.threads);
   const maxConnections = config.maxConnections > 0 ? config.maxConnections : fdRoom;
-  const perThread = Math.max(1, Math.ceil(maxConnections / config.threads));
   const statsSab = createThreadStats(config.threads);
+  const connections = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
 
   const spawn = async (index: number, port: number): Promise<{ handle: WorkerHandle; port: number }> => {
     const toManager = createRingBuffer(RING_BYTES);
     const fromManager = createRingBuffer(RING_BYTES);
-    const init: WorkerInit = { index, config, port, maxConnections: perThread, toManager, fromManager, stats: statsSab };
+    const init: WorkerInit = { index, config, port, maxConnections, connections, toManager, fromManager, stats: statsSab };
     const thread = new Worker(new URL('./worker/thread.js', import.meta.url), { workerData: init });
     const first = await nextMessage(thread, ['listening', 'failed']);
     if (first.type === 'failed') {
@@ -166,7 +166,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     httpPort: basePort,
     appPort: app.port,
     fdLimit,
-    maxConnections: perThread * config.threads,
+    maxConnections,
     async shutdown(): Promise<void> {
       if (stopping) return;
       stopping = true;

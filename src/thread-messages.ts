@@ -7,8 +7,10 @@ export interface WorkerInit {
   readonly config: Config;
   /** The port this worker binds (already resolved for --port-per-thread and --port 0). */
   readonly port: number;
-  /** Connections this worker accepts at most. */
+  /** Connections the whole process accepts at most, counted in `connections`. */
   readonly maxConnections: number;
+  /** One Int32: open connections of all workers together (see EngineOptions.sharedConnections). */
+  readonly connections: SharedArrayBuffer;
   readonly toManager: SharedArrayBuffer;
   readonly fromManager: SharedArrayBuffer;
   readonly stats: SharedArrayBuffer;

@@ -159,3 +159,23 @@ t.test('a peer that stops reading a large answer is closed after keepAliveTimeou
   await waitFor('the stalled connection to be closed', () => h.engine.stats().connections === 0, { timeoutMs: 5000 });
   t.ok(Date.now() - started >= 250, `closed after the timeout (${Date.now() - started} ms)`);
 });
+
+t.test('engines sharing a connection counter refuse past their common maxConnections', async (t) => {
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  const a = EngineHarness.start(t, { maxConnections: 3, sharedConnections: shared }, echoHandler);
+  const b = EngineHarness.start(t, { maxConnections: 3, sharedConnections: shared }, echoHandler);
+  const open = [
+    await RawHttpConnection.open(a.port, t),
+    await RawHttpConnection.open(a.port, t),
+    await RawHttpConnection.open(b.port, t),
+  ];
+  await waitFor('three connections counted', () => Atomics.load(shared, 0) === 3);
+  const refused = await readUntilClose(b.port);
+  t.match(refused.data, /^HTTP\/1\.1 503 /, 'the second engine refuses the fourth connection of the pair');
+  t.equal(Atomics.load(shared, 0), 3, 'a refusal leaves the count as it was');
+  for (const c of open) t.equal((await c.get('/x')).status, 200, 'the three are served');
+  open[0]!.socket.destroy();
+  await waitFor('the count drops when one closes', () => Atomics.load(shared, 0) === 2);
+  const again = await RawHttpConnection.open(b.port, t);
+  t.equal((await again.get('/y')).status, 200, 'and a new one is accepted by either engine');
+});

@@ -44,6 +44,7 @@ function main(init: WorkerInit): void {
       port: init.port,
       backlog: 65535,
       maxConnections: init.maxConnections,
+      sharedConnections: new Int32Array(init.connections),
       headTimeoutMs: config.headTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       corsOrigin: config.corsOrigin,
