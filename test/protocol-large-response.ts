@@ -16,7 +16,7 @@ const port = server.httpPort;
 const app = await AppConnection.open(server.appPort, t);
 
 t.test('§1 semantics: a response bigger than the socket buffers arrives whole to a slow reader', async (t) => {
-  // 150 messages of 60,000 bytes: one 9 MB answer that the engine must write in many pieces.
+  // 150 messages of 60,000 bytes: answers of about 768 KB that the engine must write in many pieces.
   const chunk = 'z'.repeat(60_000);
   const lines: string[] = [];
   for (let i = 0; i < 150; i++) lines.push(JSON.stringify({ op: 'send', client: 'big-1', data: `${i}:${chunk}` }));

@@ -61,8 +61,8 @@ export class ClientQueue {
    * The delivery body of the messages with id > since, in send order:
    * {"cursor":<last id included>,"messages":[<data>,...]}, each data byte for
    * byte as sent. Stops before a message that would take the body past
-   * `maxBytes` (counting 3 bytes per UTF-16 unit, the UTF-8 worst case), but
-   * always includes the first one: the rest goes out on the next poll, whose
+   * `maxBytes` of UTF-8 (Buffer.byteLength: linear, like the concatenation and
+   * the encoding into the ring that follow), but always includes the first one: the rest goes out on the next poll, whose
    * cursor is this body's. Returns null when there is none. Call
    * dropExpired() first: this does not look at expiry times.
    */
@@ -73,10 +73,10 @@ export class ClientQueue {
     if (i === end) return null;
     let messages = this.data[i]!;
     let last = i;
-    let budget = maxBytes - BODY_OVERHEAD_BYTES - 3 * messages.length;
+    let budget = maxBytes - BODY_OVERHEAD_BYTES - Buffer.byteLength(messages);
     for (let j = i + 1; j < end; j++) {
       const data = this.data[j]!;
-      budget -= 3 * (data.length + 1);
+      budget -= Buffer.byteLength(data) + 1;
       if (budget < 0) break;
       messages += ',' + data;
       last = j;

@@ -1,4 +1,5 @@
-// The polls this worker holds, indexed by fd. An idle held poll must cost a
+// The polls this worker holds, indexed by the engine's connection slot (the
+// low 24 bits of a handle; see src/native.ts). An idle held poll must cost a
 // few dozen bytes here (DESIGN.md budget), so there is no object per poll:
 // two growable Float64Arrays and one array slot pointing at the client id
 // string the request parsing already made. JSONP callbacks are rare, so they
