@@ -1,6 +1,7 @@
 // Command-line configuration: parsed and validated once, defaults applied in
 // one place, frozen before any thread sees it. Every bad value gets a message
 // that names the flag and what it expects (ConfigError, exit code 2).
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 
 export interface Config {
@@ -174,6 +175,10 @@ export function parseArgs(argv: readonly string[]): Config {
     out[spec.key] = parseValue(name, spec, raw);
   }
   const config = out as unknown as Config;
+  // The engine binds without name resolution (no blocking DNS in a worker's loop).
+  if (isIP(config.host) === 0) {
+    throw new ConfigError(`--host expects a numeric IPv4 or IPv6 address such as 0.0.0.0 or ::, got ${JSON.stringify(config.host)}`);
+  }
   if (config.portPerThread && config.port !== 0 && config.port + config.threads - 1 > 65535) {
     throw new ConfigError(`--port-per-thread needs ports ${config.port}..${config.port + config.threads - 1}, past 65535: lower --port or --threads`);
   }

@@ -80,6 +80,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const fdLimit = loadAddon().raiseFileLimit();
   const fdRoom = Math.max(1, fdLimit - RESERVED_FDS - 8 * config.threads);
   const maxConnections = config.maxConnections > 0 ? config.maxConnections : fdRoom;
+  if (maxConnections > fdRoom) {
+    log(
+      `--max-connections ${maxConnections} is above what the open-file limit (${fdLimit}) allows (about ${fdRoom}); ` +
+        'past that, connections get 503. Raise the hard limit (ulimit -Hn, LimitNOFILE=) to hold more.',
+    );
+  }
   const statsSab = createThreadStats(config.threads);
   const connections = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
 

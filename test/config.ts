@@ -45,6 +45,7 @@ t.test('every bad value names its flag', async (t) => {
     ['--threads'],
     ['--port-per-thread=yes'],
     ['--port', '65535', '--threads', '2', '--port-per-thread'],
+    ['--host', 'localhost'],
   ];
   for (const argv of bad) {
     t.throws(() => parseArgs(argv), { name: 'ConfigError' }, argv.join(' '));
