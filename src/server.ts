@@ -4,16 +4,9 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from './config.js';
 import { loadAddon } from './native.js';
 import { createRingBuffer, RingReader, RingWriter } from './ring/ring.js';
-import {
-  RecordType,
-  deliverRecordCapacity,
-  encodeDeliver,
-  readClient,
-  readHandle,
-  readSince,
-  readType,
-} from './ring/records.js';
+import { RecordType, readClient, readHandle, readSince, readType } from './ring/records.js';
 import { Manager, type WorkerLink } from './manager/manager.js';
+import { BatchedWorkerLink } from './manager/worker-link.js';
 import { startAppServer, type AppServer } from './manager/app-server.js';
 import { createThreadStats, readThreadStats } from './thread-stats.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './thread-messages.js';
@@ -117,14 +110,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw failed.reason as Error;
   }
 
-  let deliverScratch = Buffer.alloc(64 * 1024);
-  const links: WorkerLink[] = workers.map((w) => ({
-    deliver(handle: number, body: string): void {
-      const need = deliverRecordCapacity(body);
-      if (need > deliverScratch.length) deliverScratch = Buffer.alloc(Math.max(need, deliverScratch.length * 2));
-      w.fromManager.write(deliverScratch, encodeDeliver(deliverScratch, handle, body));
-    },
-  }));
+  const links: WorkerLink[] = workers.map((w) => new BatchedWorkerLink(w.fromManager));
   const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue }, links);
   manager.start();
 

@@ -111,8 +111,8 @@ export class AppConnection {
     const { manager } = this.context;
     switch (request.op) {
       case 'send': {
-        const result = manager.send(request.client, request.data);
-        return result.ok ? `{"ok":true,"id":${result.id}}` : errorJson('queue_full', result.message);
+        const id = manager.sendOne(request.client, request.data);
+        return id > 0 ? `{"ok":true,"id":${id}}` : errorJson('queue_full', manager.queueFullMessage(request.client));
       }
       case 'sendMany': {
         const result = manager.sendMany(request.clients, request.data);

@@ -3,7 +3,7 @@
 // testable with strings.
 
 import type { AppError, AppErrorCode } from './app-errors.js';
-import { isValidClientId } from './client-id.js';
+import { isValidClientId, MAX_CLIENT_ID_BYTES } from './client-id.js';
 import { rawMembers } from './json-span.js';
 
 /** Recipients one send may name at most. */
@@ -35,6 +35,72 @@ type JsonObject = { [key: string]: unknown };
 
 /** Parses one line (without its line end, not blank). */
 export function parseAppLine(line: string, options: ParseOptions): ParsedLine {
+  if (options.authorized) {
+    const fast = parseCommonSend(line, options.maxMessage);
+    if (fast !== null) return fast;
+  }
+  return parseAnyLine(line, options);
+}
+
+const SEND_PREFIX = '{"op":"send","client":"';
+const DATA_KEY = '","data":';
+
+/**
+ * The fast path for the line nearly every app sends, exactly
+ * {"op":"send","client":"ID","data":VALUE} (whitespace allowed only around
+ * VALUE and after the closing brace): the line is valid JSON if and only if
+ * VALUE is, so JSON.parse judges VALUE alone and no second scan is needed to
+ * find its raw text. Returns null for anything else, which then takes the
+ * full path; where it answers, its answer is the full path's (test/app-fast-send.ts).
+ */
+export function parseCommonSend(line: string, maxMessage: number): ParsedLine | null {
+  if (!line.startsWith(SEND_PREFIX)) return null;
+  const idStart = SEND_PREFIX.length;
+  let i = idStart;
+  const idLimit = Math.min(line.length, idStart + MAX_CLIENT_ID_BYTES);
+  while (i < idLimit && isClientIdChar(line.charCodeAt(i))) i++;
+  // An id that is empty, too long or has other characters (escapes included) is for the full path to judge.
+  if (i === idStart || !line.startsWith(DATA_KEY, i)) return null;
+  const client = line.slice(idStart, i);
+  let start = i + DATA_KEY.length;
+  let end = line.length;
+  while (end > start && isJsonWhitespace(line.charCodeAt(end - 1))) end--;
+  if (line.charCodeAt(end - 1) !== CLOSE_BRACE) return null;
+  end--;
+  while (start < end && isJsonWhitespace(line.charCodeAt(start))) start++;
+  while (end > start && isJsonWhitespace(line.charCodeAt(end - 1))) end--;
+  if (start === end) return null;
+  const data = line.slice(start, end);
+  try {
+    // Only for validation: VALUE followed by more members ("ref", a second "data") is not one value and lands here too.
+    JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (data.length * 3 > maxMessage) {
+    const bytes = Buffer.byteLength(data, 'utf8');
+    if (bytes > maxMessage) {
+      return fail('too_large', `"data" is ${bytes} bytes, over the limit of ${maxMessage} (--max-message)`, undefined);
+    }
+  }
+  return { ok: true, request: { op: 'send', client, data }, ref: undefined };
+}
+
+const CLOSE_BRACE = 0x7d;
+
+function isJsonWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** [A-Za-z0-9_:-], the characters of a client id. */
+function isClientIdChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) || c === 0x5f || c === 0x2d
+  );
+}
+
+/** The full path: any line, any request (exported, like parseCommonSend, for test/app-fast-send.ts). */
+export function parseAnyLine(line: string, options: ParseOptions): ParsedLine {
   let value: unknown;
   try {
     value = JSON.parse(line);

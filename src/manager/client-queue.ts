@@ -13,13 +13,15 @@
 export class ClientQueue {
   /** Set by the manager when it takes the queue into use (queues are reused). */
   client = '';
+  /** The slot (HeldPolls) of the client's held poll while it also has one, else -1; owned by the manager. */
+  heldSlot = -1;
   private ids: number[] = [];
   private data: string[] = [];
   private expires: number[] = [];
   private head = 0;
-  /** Expiry bucket (second) this queue is filed under, -1 when none; owned by ExpiryBuckets. */
+  /** Expiry bucket (second) this queue is filed under, meaningful while bucketIndex >= 0; owned by ExpiryBuckets. */
   bucket = -1;
-  /** Position in that bucket's array; owned by ExpiryBuckets. */
+  /** Position in that bucket's array, -1 when not filed; owned by ExpiryBuckets. */
   bucketIndex = -1;
 
   get length(): number {

@@ -15,13 +15,21 @@
 import type { ClientQueue } from './client-queue.js';
 
 export class ExpiryBuckets {
+  /**
+   * Buckets by second counted from `origin` (the first second seen), not
+   * from the epoch: epoch seconds are above the small-integer range, so every
+   * key would be a boxed double, allocated and hashed as one on each file and
+   * unfile (one of each per message delivered).
+   */
   private readonly buckets = new Map<number, ClientQueue[]>();
-  /** Every bucket at or below this second has been taken. */
+  private origin = 0;
+  private hasOrigin = false;
+  /** Every bucket at or below this (relative) second has been taken. */
   private sweptThrough = -Infinity;
 
   /** Files a non-empty queue under the second its oldest message expires in. */
   file(queue: ClientQueue): void {
-    const second = Math.max(Math.ceil(queue.firstExpiry / 1000), this.sweptThrough + 1);
+    const second = Math.max(this.relative(Math.ceil(queue.firstExpiry / 1000)), this.sweptThrough + 1);
     let bucket = this.buckets.get(second);
     if (bucket === undefined) {
       bucket = [];
@@ -34,6 +42,8 @@ export class ExpiryBuckets {
 
   /** Takes a queue out of its bucket (it emptied, or its oldest message changed). */
   unfile(queue: ClientQueue): void {
+    // bucketIndex, not bucket, marks an unfiled queue: relative seconds may be negative.
+    if (queue.bucketIndex < 0) return;
     const bucket = this.buckets.get(queue.bucket);
     if (bucket === undefined) return;
     const last = bucket.pop()!;
@@ -48,7 +58,7 @@ export class ExpiryBuckets {
 
   /** Removes and returns every queue filed under a second <= floor(nowMs / 1000), unfiled. */
   takeDue(nowMs: number): ClientQueue[] {
-    const now = Math.floor(nowMs / 1000);
+    const now = this.relative(Math.floor(nowMs / 1000));
     if (now <= this.sweptThrough) return [];
     const due: ClientQueue[] = [];
     const take = (second: number): void => {
@@ -69,5 +79,15 @@ export class ExpiryBuckets {
     }
     this.sweptThrough = now;
     return due;
+  }
+
+  private relative(second: number): number {
+    if (!this.hasOrigin) {
+      this.origin = second;
+      this.hasOrigin = true;
+    }
+    const relative = second - this.origin;
+    // An int32 stays a small integer in the Map and in queue.bucket; only a clock jump of decades is not one.
+    return relative === (relative | 0) ? relative | 0 : relative;
   }
 }

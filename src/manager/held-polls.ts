@@ -1,17 +1,16 @@
-// The held poll of each client that has one: which worker holds it, under
-// which handle, and the cursor it asked with.
+// The held polls' fields: which worker holds each, under which handle, and
+// the cursor it asked with.
 //
 // A million idle subscribers each have exactly this state and nothing else,
-// so it is kept without an object per client: a Map from client id to a slot
-// number (a Smi, so the Map entry allocates nothing beyond its hash table),
-// and the slot's fields in typed arrays, allocated in pages of PAGE_SLOTS so
-// that growing neither copies nor over-allocates by more than one page.
+// so it is kept without an object per client: the manager's one Map from
+// client id to state holds a slot number (a Smi, so the Map entry allocates
+// nothing beyond its hash table), and the slot's fields live here in typed
+// arrays, allocated in pages of PAGE_SLOTS so that growing neither copies nor
+// over-allocates by more than one page.
 // Measured (test/manager-memory.ts): ~87 bytes per client at 100k clients,
 // ~79 at 1M, for 16-character ids: the id string (32 bytes), the Map's table
 // (~28-37 bytes) and 18 bytes of fields. Pages are never freed: after a peak
 // they keep 18 bytes per peak client, cheaper than churning allocations.
-// (A hash table of our own over typed arrays would save another ~20 bytes
-// per client, at the cost of hashing strings in JS; not needed yet.)
 //
 //   slot = page * PAGE_SLOTS + index
 //   worker  u16  NO_WORKER while the slot is free
@@ -26,7 +25,6 @@ const PAGE_SLOTS = 1 << PAGE_BITS;
 const INDEX_MASK = PAGE_SLOTS - 1;
 
 export class HeldPolls {
-  private readonly slots = new Map<string, number>();
   private readonly workers: Uint16Array[] = [];
   private readonly handles: Float64Array[] = [];
   private readonly sinces: Float64Array[] = [];
@@ -34,14 +32,11 @@ export class HeldPolls {
   private freeHead = -1;
   /** Slots below this have been handed out at least once. */
   private used = 0;
+  private count = 0;
 
+  /** Slots in use: held polls. */
   get size(): number {
-    return this.slots.size;
-  }
-
-  /** The client's slot, or -1 when it has no held poll. */
-  find(client: string): number {
-    return this.slots.get(client) ?? -1;
+    return this.count;
   }
 
   workerOf(slot: number): number {
@@ -54,8 +49,8 @@ export class HeldPolls {
     return this.sinces[slot >>> PAGE_BITS]![slot & INDEX_MASK]!;
   }
 
-  /** Records the client's held poll; the client must have none (remove() it first). */
-  add(client: string, worker: number, handle: number, since: number): void {
+  /** Records a held poll; returns its slot (a small non-negative integer). */
+  add(worker: number, handle: number, since: number): number {
     let slot = this.freeHead;
     if (slot >= 0) this.freeHead = this.handleOf(slot);
     else slot = this.takeNewSlot();
@@ -64,22 +59,18 @@ export class HeldPolls {
     this.workers[page]![index] = worker;
     this.handles[page]![index] = handle;
     this.sinces[page]![index] = since;
-    this.slots.set(client, slot);
+    this.count++;
+    return slot;
   }
 
-  /** Forgets the client's held poll found at `slot`. */
-  remove(client: string, slot: number): void {
-    this.slots.delete(client);
+  /** Frees the slot of a held poll that ended. */
+  remove(slot: number): void {
     const page = slot >>> PAGE_BITS;
     const index = slot & INDEX_MASK;
     this.workers[page]![index] = NO_WORKER;
     this.handles[page]![index] = this.freeHead;
     this.freeHead = slot;
-  }
-
-  /** Every held poll, for shutdown (answering them all) and tests. */
-  forEach(visit: (client: string, worker: number, handle: number, since: number) => void): void {
-    for (const [client, slot] of this.slots) visit(client, this.workerOf(slot), this.handleOf(slot), this.sinceOf(slot));
+    this.count--;
   }
 
   private takeNewSlot(): number {

@@ -1,11 +1,12 @@
 // Routing between apps and held polls, in one thread: which worker holds each
 // client's poll, each client's unacknowledged messages, ids and TTL.
 //
-// A client is in one of these states, and the manager keeps nothing for it
-// beyond the state's own entry:
+// A client is in one of these states, kept as its one entry in `clients`
+// (one Map lookup finds everything about a client):
 //   idle       no held poll, no messages: no entry at all
-//   held       a poll is held (HeldPolls slot, no object)
-//   queued     messages wait to be acknowledged (a ClientQueue)
+//   held       a poll is held: the entry is its HeldPolls slot (a Smi, no object)
+//   queued     messages wait to be acknowledged: the entry is a ClientQueue
+//              (whose heldSlot says whether a poll is held too)
 // A client is normally never held and queued at once: a poll with messages
 // after its cursor is answered at once instead of held, and a send to a held
 // poll answers it. (Both happen only for a cursor above every id issued, which
@@ -75,6 +76,12 @@ export interface ManagerStats {
 const TICK_MS = 1000;
 const SPARE_QUEUES = 1024;
 
+/** A client's entry: its held poll's slot, or its queue. */
+type ClientEntry = number | ClientQueue;
+
+/** What roomyEntry() answers for a client whose queue is at maxQueue. */
+const FULL = null;
+
 export class Manager {
   private readonly ttlMs: number;
   private readonly maxDeliveryBytes: number;
@@ -82,13 +89,12 @@ export class Manager {
   private readonly now: () => number;
   private readonly links: readonly WorkerLink[];
   private readonly held = new HeldPolls();
-  private readonly queues = new Map<string, ClientQueue>();
+  /** Every client that is held or queued (see the file comment). */
+  private readonly clients = new Map<string, ClientEntry>();
   private readonly expiry = new ExpiryBuckets();
   private readonly ids = new IdCounter();
   /** Emptied queues kept for reuse (at most SPARE_QUEUES). */
   private readonly spareQueues: ClientQueue[] = [];
-  /** Clients both held and queued (see the file comment), so `clients` counts each once. */
-  private heldAndQueued = 0;
   private queuedCount = 0;
   private sent = 0;
   private delivered = 0;
@@ -116,13 +122,15 @@ export class Manager {
    * wait, or remembers the poll.
    */
   onPoll(worker: number, handle: number, client: string, since: number): void {
-    const slot = this.held.find(client);
-    const queue = this.queues.get(client);
+    const entry = this.clients.get(client);
+    const queue = typeof entry === 'object' ? entry : undefined;
+    const slot = entry === undefined ? -1 : queue === undefined ? (entry as number) : queue.heldSlot;
     if (slot >= 0) {
       const oldWorker = this.held.workerOf(slot);
       const oldHandle = this.held.handleOf(slot);
       const oldSince = this.held.sinceOf(slot);
-      this.unhold(client, slot, queue !== undefined);
+      this.held.remove(slot);
+      if (queue !== undefined) queue.heldSlot = -1;
       if (oldWorker !== worker || oldHandle !== handle) this.links[oldWorker]!.deliver(oldHandle, emptyBody(oldSince));
     }
     if (queue !== undefined) {
@@ -137,35 +145,49 @@ export class Manager {
         this.links[worker]!.deliver(handle, out.body);
         return;
       }
-      this.dropQueue(queue, false);
+      this.recycle(queue); // empty: the entry becomes the held poll's slot below
     }
-    this.held.add(client, worker, handle, since);
+    this.clients.set(client, this.held.add(worker, handle, since));
   }
 
   /** The held poll `handle` of `client` on `worker` ended without a delivery; ignored if a newer poll replaced it. */
   onGone(worker: number, handle: number, client: string): void {
-    const slot = this.held.find(client);
-    if (slot >= 0 && this.held.workerOf(slot) === worker && this.held.handleOf(slot) === handle) {
-      this.unhold(client, slot, this.queues.has(client));
-    }
+    const entry = this.clients.get(client);
+    if (entry === undefined) return;
+    const slot = typeof entry === 'number' ? entry : entry.heldSlot;
+    if (slot < 0 || this.held.workerOf(slot) !== worker || this.held.handleOf(slot) !== handle) return;
+    this.held.remove(slot);
+    if (typeof entry === 'number') this.clients.delete(client);
+    else entry.heldSlot = -1;
   }
 
   /** Queues `data` (a JSON value's text, forwarded byte for byte) for `client`, delivering it at once to a held poll. */
   send(client: string, data: string): SendResult {
+    const id = this.sendOne(client, data);
+    return id > 0 ? { ok: true, id } : queueFull(client, this.maxQueue);
+  }
+
+  /** send() without a result object: the message id, or 0 when the client's queue is full (nothing was queued). */
+  sendOne(client: string, data: string): number {
     const now = this.now();
-    const queue = this.roomyQueue(client, now);
-    if (queue === null) {
+    const entry = this.roomyEntry(client, now);
+    if (entry === FULL) {
       this.refused++;
-      return queueFull(client, this.maxQueue);
+      return 0;
     }
-    return { ok: true, id: this.accept(client, data, now, queue) };
+    return this.accept(client, data, now, entry);
+  }
+
+  /** The queue_full message for a send to `client` that sendOne() refused. */
+  queueFullMessage(client: string): string {
+    return queueFull(client, this.maxQueue).message;
   }
 
   /** send() to each of `clients` (distinct), all or nothing: ids in the order of `clients`. */
   sendMany(clients: readonly string[], data: string): SendManyResult {
     const now = this.now();
     for (const client of clients) {
-      if (this.roomyQueue(client, now) === null) {
+      if (this.roomyEntry(client, now) === FULL) {
         this.refused += clients.length;
         return queueFull(client, this.maxQueue);
       }
@@ -173,25 +195,26 @@ export class Manager {
     const ids = new Array<number>(clients.length);
     for (let i = 0; i < clients.length; i++) {
       const client = clients[i]!;
-      ids[i] = this.accept(client, data, now, this.queues.get(client));
+      ids[i] = this.accept(client, data, now, this.clients.get(client));
     }
     return { ok: true, ids };
   }
 
   status(client: string): { connected: boolean; queued: number } {
-    const queue = this.queues.get(client);
+    let entry = this.clients.get(client);
     let queued = 0;
-    if (queue !== undefined) {
-      this.dropExpired(queue, this.now());
-      queued = queue.length;
-      if (queued === 0) this.dropQueue(queue, this.held.find(client) >= 0);
+    if (typeof entry === 'object') {
+      this.dropExpired(entry, this.now());
+      queued = entry.length;
+      if (queued === 0) entry = this.dropQueue(entry);
     }
-    return { connected: this.held.find(client) >= 0, queued };
+    const slot = entry === undefined ? -1 : typeof entry === 'number' ? entry : entry.heldSlot;
+    return { connected: slot >= 0, queued };
   }
 
   stats(): ManagerStats {
     return {
-      clients: this.held.size + this.queues.size - this.heldAndQueued,
+      clients: this.clients.size,
       held_polls: this.held.size,
       queued: this.queuedCount,
       sent: this.sent,
@@ -206,7 +229,7 @@ export class Manager {
     const now = this.now();
     for (const queue of this.expiry.takeDue(now)) {
       this.dropExpired(queue, now);
-      if (queue.length === 0) this.dropQueue(queue, this.held.find(queue.client) >= 0);
+      if (queue.length === 0) this.dropQueue(queue);
       else this.expiry.file(queue);
     }
   }
@@ -214,7 +237,10 @@ export class Manager {
   /** Every held poll, for shutdown: the caller answers each with emptyBody(since). */
   heldPolls(): Array<{ client: string; worker: number; handle: number; since: number }> {
     const out: Array<{ client: string; worker: number; handle: number; since: number }> = [];
-    this.held.forEach((client, worker, handle, since) => out.push({ client, worker, handle, since }));
+    for (const [client, entry] of this.clients) {
+      const slot = typeof entry === 'number' ? entry : entry.heldSlot;
+      if (slot >= 0) out.push({ client, worker: this.held.workerOf(slot), handle: this.held.handleOf(slot), since: this.held.sinceOf(slot) });
+    }
     return out;
   }
 
@@ -232,53 +258,49 @@ export class Manager {
   }
 
   /**
-   * The client's queue after dropping expired messages: undefined when it has
-   * none (an emptied one is dropped), null when it is at maxQueue.
+   * The client's entry after dropping expired messages (an emptied queue is
+   * dropped, leaving the held poll's slot or nothing), or FULL when its queue
+   * is at maxQueue.
    */
-  private roomyQueue(client: string, now: number): ClientQueue | undefined | null {
-    const queue = this.queues.get(client);
-    if (queue === undefined) return undefined;
-    this.dropExpired(queue, now);
-    if (queue.length === 0) {
-      this.dropQueue(queue, this.held.find(client) >= 0);
-      return undefined;
-    }
-    return queue.length >= this.maxQueue ? null : queue;
+  private roomyEntry(client: string, now: number): ClientEntry | undefined | typeof FULL {
+    const entry = this.clients.get(client);
+    if (typeof entry !== 'object') return entry;
+    this.dropExpired(entry, now);
+    if (entry.length === 0) return this.dropQueue(entry);
+    return entry.length >= this.maxQueue ? FULL : entry;
   }
 
-  /** Queues one message (room was checked; `queue` is the client's, if any) and answers the client's held poll with it. */
-  private accept(client: string, data: string, now: number, queue: ClientQueue | undefined): number {
+  /** Queues one message (room was checked; `entry` is the client's) and answers the client's held poll with it. */
+  private accept(client: string, data: string, now: number, entry: ClientEntry | undefined): number {
     const id = this.ids.next(now);
-    const slot = this.held.find(client);
-    if (queue === undefined) {
+    let queue: ClientQueue;
+    if (typeof entry === 'object') {
+      queue = entry;
+      queue.push(id, data, now + this.ttlMs);
+    } else {
       queue = this.spareQueues.pop() ?? new ClientQueue();
       queue.client = client;
+      queue.heldSlot = entry ?? -1;
       queue.push(id, data, now + this.ttlMs);
-      this.queues.set(client, queue);
+      this.clients.set(client, queue);
       this.expiry.file(queue);
-      if (slot >= 0) this.heldAndQueued++;
-    } else {
-      queue.push(id, data, now + this.ttlMs);
     }
     this.sent++;
     this.queuedCount++;
+    const slot = queue.heldSlot;
     if (slot >= 0) {
       const since = this.held.sinceOf(slot);
       if (id > since) {
         const out = queue.bodyAfter(since, this.maxDeliveryBytes)!;
         const worker = this.held.workerOf(slot);
         const handle = this.held.handleOf(slot);
-        this.unhold(client, slot, true);
+        this.held.remove(slot);
+        queue.heldSlot = -1;
         this.delivered += out.count;
         this.links[worker]!.deliver(handle, out.body);
       }
     }
     return id;
-  }
-
-  private unhold(client: string, slot: number, queued: boolean): void {
-    this.held.remove(client, slot);
-    if (queued) this.heldAndQueued--;
   }
 
   private dropExpired(queue: ClientQueue, now: number): void {
@@ -287,14 +309,22 @@ export class Manager {
     this.queuedCount -= n;
   }
 
-  /** Forgets an empty queue; `held` says whether its client has a held poll. */
-  private dropQueue(queue: ClientQueue, held: boolean): void {
+  /** Forgets an empty queue; the client's entry becomes its held poll's slot, or goes. Returns the new entry. */
+  private dropQueue(queue: ClientQueue): ClientEntry | undefined {
+    const slot = queue.heldSlot;
+    if (slot >= 0) this.clients.set(queue.client, slot);
+    else this.clients.delete(queue.client);
+    this.recycle(queue);
+    return slot >= 0 ? slot : undefined;
+  }
+
+  /** Unfiles an empty queue and keeps it for reuse; the caller has updated or will update the client's entry. */
+  private recycle(queue: ClientQueue): void {
     this.expiry.unfile(queue);
-    this.queues.delete(queue.client);
-    if (held) this.heldAndQueued--;
     // Most queues live for one message (sent, delivered, acknowledged): reusing them spares the collector.
     if (this.spareQueues.length < SPARE_QUEUES) {
       queue.client = '';
+      queue.heldSlot = -1;
       this.spareQueues.push(queue);
     }
   }
