@@ -9,6 +9,26 @@ export function readRss(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+export interface ResidentParts {
+  /** VmRSS: everything resident, bytes. */
+  rss: number;
+  /** RssAnon: heap, V8 pages, thread stacks, malloc arenas: what the process allocated. */
+  anon: number;
+  /** RssFile: pages of the node binary and libraries, faulted in as code runs for the first time. */
+  file: number;
+}
+
+/** VmRSS split into its anonymous and file-backed parts (/proc/PID/status, all threads). */
+export function readResidentParts(pid: number): ResidentParts {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (m === null) throw new Error(`no ${field} in /proc/${pid}/status: has the process exited?`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
 export interface KernelMemory {
   /** Slab in /proc/meminfo, bytes: tcp_sock, inodes, files, epoll items... of every socket. */
   slab: number;
