@@ -14,6 +14,8 @@ export function createThreadStats(threads: number): SharedArrayBuffer {
 export interface ThreadStatsRow {
   connections: number;
   held_polls: number;
+  connections_accepted: number;
+  connections_refused: number;
 }
 
 export class ThreadStatsWriter {
@@ -34,14 +36,9 @@ export function readThreadStats(sab: SharedArrayBuffer): ThreadStatsRow[] {
     rows.push({
       connections: Atomics.load(cells, base + STATS_FIELDS.connections),
       held_polls: Atomics.load(cells, base + STATS_FIELDS.heldPolls),
+      connections_accepted: Atomics.load(cells, base + STATS_FIELDS.accepted),
+      connections_refused: Atomics.load(cells, base + STATS_FIELDS.refused),
     });
   }
   return rows;
-}
-
-export function sumThreadStats(sab: SharedArrayBuffer, field: number): number {
-  const cells = new Int32Array(sab);
-  let sum = 0;
-  for (let base = 0; base < cells.length; base += FIELDS_PER_ROW) sum += Atomics.load(cells, base + field);
-  return sum;
 }

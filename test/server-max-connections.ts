@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import { expectCors } from './helpers/expect.js';
 import { RawHttpConnection, type HttpResponse } from './helpers/http-client.js';
+import { AppConnection } from './helpers/app-client.js';
 import { startServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -50,6 +51,14 @@ t.test('max connections: past --max-connections new sockets are refused and the 
     if (res.status !== 200) t.fail(`connection ${i + 1} no longer works after the refusal: ${res.status}`);
   }
   t.pass(`all ${MAX} earlier connections still work`);
+
+  const app = await AppConnection.open(server.appPort, t);
+  const stats = await waitFor('stats to count the refusal', async () => {
+    const s = await app.stats();
+    return typeof s.connections_refused === 'number' && s.connections_refused >= 1 ? s : undefined;
+  });
+  t.ok((stats.connections_refused as number) >= 1, 'stats counts connections refused past the limit (an extension key)');
+  t.ok(typeof stats.connections_accepted === 'number' && stats.connections_accepted >= MAX, 'and connections accepted');
 
   held.shift()?.destroy();
   const again = await waitFor('a freed slot to accept a new connection', async () => {

@@ -25,6 +25,10 @@ const LINGER_MS = 5000;
 export interface ThreadStats {
   connections: number;
   held_polls: number;
+  /** Connections accepted since start (optional: fakes in tests may leave it out). */
+  connections_accepted?: number;
+  /** Connections refused with 503 (--max-connections or the fd limit) since start. */
+  connections_refused?: number;
 }
 
 /** What every connection of one app server shares. */
@@ -138,12 +142,17 @@ export class AppConnection {
 
   private statsJson(): string {
     const m = this.context.manager.stats();
-    const threads = this.context.threadStats().map((t) => ({ connections: t.connections, held_polls: t.held_polls }));
+    const rows = this.context.threadStats();
+    const threads = rows.map((t) => ({ connections: t.connections, held_polls: t.held_polls }));
     let connections = 0;
     let heldPolls = 0;
-    for (const t of threads) {
+    let accepted = 0;
+    let connectionsRefused = 0;
+    for (const t of rows) {
       connections += t.connections;
       heldPolls += t.held_polls;
+      accepted += t.connections_accepted ?? 0;
+      connectionsRefused += t.connections_refused ?? 0;
     }
     return JSON.stringify({
       ok: true,
@@ -157,8 +166,11 @@ export class AppConnection {
       refused: m.refused,
       threads,
       // Beyond PROTOCOL.md: the manager's own count of held polls (it trails the
-      // workers' by the records in flight) and the app connections.
+      // workers' by the records in flight), connections accepted and refused
+      // (503) by the engines since start, and the app connections.
       manager_held_polls: m.held_polls,
+      connections_accepted: accepted,
+      connections_refused: connectionsRefused,
       app_connections: this.context.appConnections(),
     });
   }
