@@ -109,10 +109,5 @@ export class ClientQueue {
   }
 }
 
-/** The body that releases a poll with nothing to deliver: its own cursor back. */
 /** The bytes of a delivery body around its messages: {"cursor":<16 digits>,"messages":[]}. */
 const BODY_OVERHEAD_BYTES = 48;
-
-export function emptyBody(since: number): string {
-  return `{"cursor":${since},"messages":[]}`;
-}

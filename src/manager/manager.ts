@@ -16,12 +16,12 @@
 // or they expire, so a delivery lost in transit (the poll vanished, the
 // response never arrived) costs nothing: the next poll gets them again.
 
-import { ClientQueue, emptyBody } from './client-queue.js';
+import { ClientQueue } from './client-queue.js';
+import { emptyPollBody } from '../poll-body.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
 
-export { emptyBody } from './client-queue.js';
 
 /** The manager's way to one worker: writes a DELIVER record to it. */
 export interface WorkerLink {
@@ -131,7 +131,7 @@ export class Manager {
       const oldSince = this.held.sinceOf(slot);
       this.held.remove(slot);
       if (queue !== undefined) queue.heldSlot = -1;
-      if (oldWorker !== worker || oldHandle !== handle) this.links[oldWorker]!.deliver(oldHandle, emptyBody(oldSince));
+      if (oldWorker !== worker || oldHandle !== handle) this.links[oldWorker]!.deliver(oldHandle, emptyPollBody(oldSince));
     }
     if (queue !== undefined) {
       this.queuedCount -= queue.acknowledge(since);
@@ -234,7 +234,7 @@ export class Manager {
     }
   }
 
-  /** Every held poll, for shutdown: the caller answers each with emptyBody(since). */
+  /** Every held poll, for shutdown: the caller answers each with emptyPollBody(since). */
   heldPolls(): Array<{ client: string; worker: number; handle: number; since: number }> {
     const out: Array<{ client: string; worker: number; handle: number; since: number }> = [];
     for (const [client, entry] of this.clients) {

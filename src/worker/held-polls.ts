@@ -57,18 +57,17 @@ export class HeldPolls {
   }
 
   private ensure(fd: number): void {
-    if (fd < this.handles.length) {
-      while (this.clients.length <= fd) this.clients.push(undefined);
-      return;
+    if (fd >= this.handles.length) {
+      let size = this.handles.length;
+      while (size <= fd) size *= 2;
+      const handles = new Float64Array(size);
+      handles.set(this.handles);
+      const sinces = new Float64Array(size);
+      sinces.set(this.sinces);
+      this.handles = handles;
+      this.sinces = sinces;
     }
-    let size = this.handles.length;
-    while (size <= fd) size *= 2;
-    const handles = new Float64Array(size);
-    handles.set(this.handles);
-    const sinces = new Float64Array(size);
-    sinces.set(this.sinces);
-    this.handles = handles;
-    this.sinces = sinces;
+    // Grown by push, one slot at a time, so the array stays packed (no holes).
     while (this.clients.length <= fd) this.clients.push(undefined);
   }
 }

@@ -15,7 +15,8 @@ import {
 import { verifyToken } from '../client/token.js';
 import { HeldPolls } from './held-polls.js';
 import { wrapJsonp } from './jsonp.js';
-import { emptyPollBody, jsonpErrorBody } from './poll-responses.js';
+import { jsonpErrorBody } from './poll-responses.js';
+import { emptyPollBody } from '../poll-body.js';
 import { parsePollQuery, type PollQueryError } from './poll-query.js';
 
 /** How the worker reaches the manager (a ring in production, a fake in tests). */
