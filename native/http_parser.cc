@@ -74,25 +74,16 @@ constexpr bool any_byte_is(std::uint64_t word, std::uint8_t c) {
   return any_byte_below(word ^ (kEachByte * c), 1);
 }
 
-// Skips whole words of target bytes (0x21-0x7E, 0x80-0xFF). Stops at the first
-// word holding anything else, which the byte loop then finds.
-inline const Byte* skip_target_words(const Byte* p, const Byte* end) {
+// Skips whole 8-byte words whose bytes are all >= kLowest and not DEL: target
+// bytes (kLowest 0x21: 0x21-0x7E and 0x80-0xFF) or value bytes (kLowest 0x20,
+// SP allowed). Stops at the first word holding anything else, which the byte
+// loop then finds; a tab in a value stops the word scan too (tabs are rare).
+template <std::uint8_t kLowest>
+inline const Byte* skip_words(const Byte* p, const Byte* end) {
   while (end - p >= 8) {
     std::uint64_t word;
     std::memcpy(&word, p, sizeof word);
-    if (any_byte_below(word, 0x21) || any_byte_is(word, 0x7F)) break;
-    p += 8;
-  }
-  return p;
-}
-
-// Same for value bytes, with SP allowed; a tab stops the word scan and is
-// taken by the byte loop (tabs inside values are rare).
-inline const Byte* skip_value_words(const Byte* p, const Byte* end) {
-  while (end - p >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof word);
-    if (any_byte_below(word, 0x20) || any_byte_is(word, 0x7F)) break;
+    if (any_byte_below(word, kLowest) || any_byte_is(word, 0x7F)) break;
     p += 8;
   }
   return p;
@@ -257,7 +248,7 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
   ++p;
 
   const Byte* const target_start = p;
-  p = skip_target_words(p, end);
+  p = skip_words<0x21>(p, end);
   while (p != end && has_class(*p, kTargetByte)) ++p;
   if (p == end) return out_of_bytes;
   if (p == target_start || *p != ' ') return ParseStatus::kError;
@@ -310,7 +301,7 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
     ++p;
     while (p != end && is_ows(*p)) ++p;
     const Byte* const value_start = p;
-    p = skip_value_words(p, end);
+    p = skip_words<0x20>(p, end);
     while (p != end && has_class(*p, kValueByte)) ++p;
     if (p == end) return out_of_bytes;
     const Byte* value_end = p;

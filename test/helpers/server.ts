@@ -174,12 +174,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5_000): Promise<Exit> {
       exitExpected = true;
       killByPid(pid, signal);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), timeoutMs);
-      });
-      const result = await Promise.race([exited, late]);
-      clearTimeout(timer);
+      const result = await exitWithin(exited, timeoutMs);
       if (result === 'late') {
         await kill();
         throw new Error(`server did not exit within ${timeoutMs} ms of ${signal}; stderr:\n${err}`);
@@ -187,6 +182,19 @@ export async function startServer(t: Test, args: readonly string[] = [], options
       return result;
     },
   };
+}
+
+/** The exit, or 'late' if it has not come within `timeoutMs`. */
+async function exitWithin(exited: Promise<Exit>, timeoutMs: number): Promise<Exit | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), timeoutMs);
+  });
+  try {
+    return await Promise.race([exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface CliRun extends Exit {
@@ -205,12 +213,7 @@ export async function runCli(t: Test, args: readonly string[], timeoutMs = 10_00
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const exited = watchExit(child);
   if (pid !== undefined) t.teardown(() => killByPid(pid, 'SIGKILL'));
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), timeoutMs);
-  });
-  const result = await Promise.race([exited, late]);
-  clearTimeout(timer);
+  const result = await exitWithin(exited, timeoutMs);
   if (result === 'late') {
     if (pid !== undefined) killByPid(pid, 'SIGKILL');
     await exited;
