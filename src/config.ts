@@ -3,6 +3,7 @@
 // that names the flag and what it expects (ConfigError, exit code 2).
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { HEADER_TEXT_RULE, isHeaderText } from './protocol/header-text.js';
 
 export interface Config {
   readonly threads: number;
@@ -34,56 +35,55 @@ export class HelpRequested extends Error {
   override name = 'HelpRequested';
 }
 
-type Kind = 'int' | 'port' | 'seconds' | 'string' | 'flag';
+type Kind = 'int' | 'port' | 'seconds' | 'text' | 'header' | 'host' | 'flag';
 
+/**
+ * One flag: where its value goes, how it is read, and its default, written
+ * here only (the help text shows it). `default` is in the flag's own unit
+ * (seconds for durations); undefined means "none".
+ */
 interface FlagSpec {
   readonly key: keyof Config;
   readonly kind: Kind;
   readonly help: string;
+  readonly default: number | string | boolean | undefined;
+  /** Shown in --help instead of the default's value, for defaults decided at start. */
+  readonly defaultText?: string;
   readonly min?: number;
   readonly max?: number;
-  readonly defaultText: string;
 }
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  threads: { key: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'CPU count', help: 'worker threads, each with its own listening socket and epoll set' },
-  host: { key: 'host', kind: 'string', defaultText: '0.0.0.0', help: 'address the long-poll HTTP server binds' },
-  port: { key: 'port', kind: 'port', defaultText: '8080', help: 'long-poll HTTP port (0 = any free port)' },
-  'port-per-thread': { key: 'portPerThread', kind: 'flag', defaultText: 'off', help: 'worker i listens on port+i instead of all sharing one port' },
-  'poll-timeout': { key: 'pollTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, defaultText: '25', help: 'seconds a poll is held before the empty answer' },
-  'keepalive-timeout': { key: 'keepAliveTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, defaultText: '60', help: 'seconds an idle keep-alive connection is kept' },
-  'head-timeout': { key: 'headTimeoutMs', kind: 'seconds', min: 0.1, max: 3600, defaultText: '10', help: 'seconds a connection may take to send a complete request head' },
-  'max-connections': { key: 'maxConnections', kind: 'int', min: 1, max: 100_000_000, defaultText: 'the open-file limit', help: 'connections held at most by the whole process; later ones get 503' },
-  'cors-origin': { key: 'corsOrigin', kind: 'string', defaultText: '*', help: 'Access-Control-Allow-Origin on every response' },
-  'app-host': { key: 'appHost', kind: 'string', defaultText: '127.0.0.1', help: 'address of the app (JSON lines over TCP) server' },
-  'app-port': { key: 'appPort', kind: 'port', defaultText: '9090', help: 'app server port (0 = any free port)' },
-  'app-secret': { key: 'appSecret', kind: 'string', defaultText: 'none', help: 'apps must {"op":"auth","secret":...} with this first' },
-  secret: { key: 'secret', kind: 'string', defaultText: 'none', help: 'polls must carry token=base64url(HMAC-SHA256(secret, client))' },
-  ttl: { key: 'ttlMs', kind: 'seconds', min: 0.1, max: 31_536_000, defaultText: '60', help: 'seconds an unacknowledged message is kept' },
-  'max-queue': { key: 'maxQueue', kind: 'int', min: 1, max: 10_000_000, defaultText: '1000', help: 'unacknowledged messages per client; more are refused with queue_full' },
-  'max-line': { key: 'maxLine', kind: 'int', min: 64, max: 1 << 30, defaultText: '1048576', help: 'bytes in one app request line; longer lines close the connection' },
-  'max-message': { key: 'maxMessage', kind: 'int', min: 1, max: 512 * 1024, defaultText: '65536', help: 'bytes of one message\'s data; larger ones are refused with too_large' },
+  threads: { key: 'threads', kind: 'int', min: 1, max: 256, default: Math.max(1, availableParallelism()), defaultText: 'CPU count', help: 'worker threads, each with its own listening socket and epoll set' },
+  host: { key: 'host', kind: 'host', default: '0.0.0.0', help: 'numeric address the long-poll HTTP server binds' },
+  port: { key: 'port', kind: 'port', default: 8080, help: 'long-poll HTTP port (0 = any free port)' },
+  'port-per-thread': { key: 'portPerThread', kind: 'flag', default: false, help: 'worker i listens on port+i instead of all sharing one port' },
+  'poll-timeout': { key: 'pollTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, default: 25, help: 'seconds a poll is held before the empty answer' },
+  'keepalive-timeout': { key: 'keepAliveTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, default: 60, help: 'seconds an idle keep-alive connection is kept' },
+  'head-timeout': { key: 'headTimeoutMs', kind: 'seconds', min: 0.1, max: 3600, default: 10, help: 'seconds a connection may take to send a complete request head' },
+  'max-connections': { key: 'maxConnections', kind: 'int', min: 1, max: 100_000_000, default: 0, defaultText: 'the open-file limit', help: 'connections held at most by the whole process; later ones get 503' },
+  'cors-origin': { key: 'corsOrigin', kind: 'header', default: '*', help: 'Access-Control-Allow-Origin on every response' },
+  'app-host': { key: 'appHost', kind: 'text', default: '127.0.0.1', help: 'address of the app (JSON lines over TCP) server' },
+  'app-port': { key: 'appPort', kind: 'port', default: 9090, help: 'app server port (0 = any free port)' },
+  'app-secret': { key: 'appSecret', kind: 'text', default: undefined, help: 'apps must {"op":"auth","secret":...} with this first' },
+  secret: { key: 'secret', kind: 'text', default: undefined, help: 'polls must carry token=base64url(HMAC-SHA256(secret, client))' },
+  ttl: { key: 'ttlMs', kind: 'seconds', min: 0.1, max: 31_536_000, default: 60, help: 'seconds an unacknowledged message is kept' },
+  'max-queue': { key: 'maxQueue', kind: 'int', min: 1, max: 10_000_000, default: 1000, help: 'unacknowledged messages per client; more are refused with queue_full' },
+  'max-line': { key: 'maxLine', kind: 'int', min: 64, max: 1 << 30, default: 1 << 20, help: 'bytes in one app request line; longer lines close the connection' },
+  'max-message': { key: 'maxMessage', kind: 'int', min: 1, max: 512 * 1024, default: 64 << 10, help: "bytes of one message's data; larger ones are refused with too_large" },
 };
 
-const DEFAULTS: Config = {
-  threads: Math.max(1, availableParallelism()),
-  host: '0.0.0.0',
-  port: 8080,
-  portPerThread: false,
-  pollTimeoutMs: 25_000,
-  keepAliveTimeoutMs: 60_000,
-  headTimeoutMs: 10_000,
-  maxConnections: 0,
-  corsOrigin: '*',
-  appHost: '127.0.0.1',
-  appPort: 9090,
-  appSecret: undefined,
-  secret: undefined,
-  ttlMs: 60_000,
-  maxQueue: 1000,
-  maxLine: 1 << 20,
-  maxMessage: 64 << 10,
-};
+/** A flag's default as the Config holds it (durations in ms). */
+function defaultValue(spec: FlagSpec): unknown {
+  return spec.kind === 'seconds' ? Math.round((spec.default as number) * 1000) : spec.default;
+}
+
+function defaultText(spec: FlagSpec): string {
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  if (spec.default === undefined) return 'none';
+  if (spec.default === false) return 'off';
+  return String(spec.default);
+}
 
 export function usage(): string {
   const lines = [
@@ -96,8 +96,8 @@ export function usage(): string {
     'Flags:',
   ];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'string' ? ' TEXT' : ' N';
-    lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${spec.defaultText})`);
+    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'int' || spec.kind === 'port' ? ' N' : ' TEXT';
+    lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${defaultText(spec)})`);
   }
   lines.push(`  --${'help'.padEnd(22)} print this text and exit`);
   lines.push('', 'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0.');
@@ -112,8 +112,12 @@ function expectation(spec: FlagSpec): string {
       return 'a port number from 0 to 65535';
     case 'seconds':
       return `a number of seconds from ${spec.min} to ${spec.max}`;
-    case 'string':
+    case 'text':
       return 'a non-empty text';
+    case 'header':
+      return HEADER_TEXT_RULE;
+    case 'host':
+      return 'a numeric IPv4 or IPv6 address such as 0.0.0.0 or ::';
     case 'flag':
       return 'no value';
   }
@@ -137,17 +141,32 @@ function parseValue(name: string, spec: FlagSpec, raw: string): number | string 
       if (s < spec.min! || s > spec.max!) throw bad();
       return Math.round(s * 1000);
     }
-    case 'string':
+    case 'text':
       if (raw.length === 0 || /[\r\n]/.test(raw)) throw bad();
+      return raw;
+    case 'header':
+      if (!isHeaderText(raw)) throw bad();
+      return raw;
+    case 'host':
+      // The engine binds without name resolution (no blocking DNS in a worker's loop).
+      if (isIP(raw) === 0) throw bad();
       return raw;
     case 'flag':
       throw bad();
   }
 }
 
-/** Parses argv (without node and the script). Throws ConfigError or HelpRequested. */
+/**
+ * Parses argv (without node and the script). Throws ConfigError or HelpRequested.
+ *
+ * A hand-written loop rather than node:util's parseArgs: that one takes the
+ * last of a repeated flag silently, reads `--threads --port` as a threads
+ * value of "--port" unless strict, and words its errors without the value a
+ * flag expects; wrapping it to fix all three would take longer than this.
+ */
 export function parseArgs(argv: readonly string[]): Config {
-  const out: Record<string, unknown> = { ...DEFAULTS };
+  const out: Record<string, unknown> = {};
+  for (const spec of Object.values(FLAGS)) out[spec.key] = defaultValue(spec);
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -175,10 +194,6 @@ export function parseArgs(argv: readonly string[]): Config {
     out[spec.key] = parseValue(name, spec, raw);
   }
   const config = out as unknown as Config;
-  // The engine binds without name resolution (no blocking DNS in a worker's loop).
-  if (isIP(config.host) === 0) {
-    throw new ConfigError(`--host expects a numeric IPv4 or IPv6 address such as 0.0.0.0 or ::, got ${JSON.stringify(config.host)}`);
-  }
   if (config.portPerThread && config.port !== 0 && config.port + config.threads - 1 > 65535) {
     throw new ConfigError(`--port-per-thread needs ports ${config.port}..${config.port + config.threads - 1}, past 65535: lower --port or --threads`);
   }

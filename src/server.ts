@@ -2,14 +2,13 @@
 // per worker, the app server. See docs/ARCHITECTURE.md for the picture.
 import { Worker } from 'node:worker_threads';
 import type { Config } from './config.js';
-import { loadAddon } from './native.js';
-import { createRingBuffer, RingReader, RingWriter } from './ring/ring.js';
-import { RecordType, readClient, readHandle, readSince, readType } from './ring/records.js';
-import { Manager, type WorkerLink } from './manager/manager.js';
-import { BatchedWorkerLink } from './manager/worker-link.js';
+import { loadAddon } from './engine/binding.js';
+import { createRingBuffer } from './ring/ring.js';
+import { Manager } from './manager/manager.js';
+import { RingWorkerPort } from './manager/worker-port.js';
 import { startAppServer, type AppServer } from './manager/app-server.js';
-import { createThreadStats, readThreadStats } from './thread-stats.js';
-import type { MainToWorker, WorkerInit, WorkerToMain } from './thread-messages.js';
+import { createThreadStats, readThreadStats } from './threads/thread-stats.js';
+import type { MainToWorker, WorkerInit, WorkerToMain } from './threads/thread-messages.js';
 import { log } from './log.js';
 
 /**
@@ -19,7 +18,7 @@ import { log } from './log.js';
  * stay below that.
  */
 const RING_BYTES = 1 << 21;
-/** File descriptors kept back from connections: epoll sets, rings' eventfds, the app server, logs. */
+/** File descriptors kept back from connections: epoll sets, the engines' reserve fds, the app server, logs. */
 const RESERVED_FDS = 64;
 /** How long shutdown waits for answered polls to be written before closing sockets hard. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -35,8 +34,7 @@ export interface RunningServer {
 
 interface WorkerHandle {
   readonly thread: Worker;
-  readonly toManager: RingReader;
-  readonly fromManager: RingWriter;
+  readonly port: RingWorkerPort;
 }
 
 /** Resolves with the first message of `thread` matching `accept`, rejects if the thread dies first. */
@@ -92,7 +90,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await thread.terminate();
       throw new Error(`worker ${index} cannot listen on ${config.host}:${port}: ${first.message}`);
     }
-    return { handle: { thread, toManager: new RingReader(toManager), fromManager: new RingWriter(fromManager) }, port: first.port };
+    return { handle: { thread, port: new RingWorkerPort(index, toManager, fromManager) }, port: first.port };
   };
 
   // Worker 0 first: with --port 0 it picks the port the others then share.
@@ -110,21 +108,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw failed.reason as Error;
   }
 
-  const links: WorkerLink[] = workers.map((w) => new BatchedWorkerLink(w.fromManager));
-  const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue }, links);
+  const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue }, workers.map((w) => w.port));
   manager.start();
-
-  workers.forEach((w, index) => {
-    const ring = w.toManager.bytes;
-    w.toManager.start((offset) => {
-      const type = readType(ring, offset);
-      if (type === RecordType.Poll) {
-        manager.onPoll(index, readHandle(ring, offset), readClient(ring, offset), readSince(ring, offset));
-      } else if (type === RecordType.Gone) {
-        manager.onGone(index, readHandle(ring, offset), readClient(ring, offset));
-      }
-    });
-  });
+  for (const w of workers) w.port.start(manager);
 
   let stopping = false;
   for (const [index, w] of workers.entries()) {
@@ -170,10 +156,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       for (const w of workers) w.thread.postMessage(shutdown);
       await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS + 1000))]);
       manager.stop();
-      for (const w of workers) {
-        w.toManager.stop();
-        w.fromManager.close();
-      }
+      for (const w of workers) w.port.close();
       await Promise.all(workers.map((w) => w.thread.terminate()));
     },
   };

@@ -1,7 +1,7 @@
 // The app port's requests, replies and error codes (PROTOCOL.md section 2),
 // over a real TCP socket against a real Manager with fake worker links.
 import t from 'tap';
-import { APP_ERRORS } from '../src/manager/app-errors.js';
+import { APP_ERRORS } from '../src/protocol/errors.js';
 import { bodyOf } from './helpers/manager-fakes.js';
 import { startHarness } from './helpers/app-harness.js';
 
@@ -78,8 +78,10 @@ t.test('stats has every key of the protocol, summed over threads', async (t) => 
     ],
     app_connections: 1,
     manager_held_polls: 0,
+    connections_accepted: 22,
+    connections_refused: 1,
   });
-  h.threads.push({ connections: 10, held_polls: 5 });
+  h.threads.push({ connections: 10, held_polls: 5, connections_accepted: 10, connections_refused: 0 });
   t.match(await app.request('{"op":"stats"}'), { connections: 17, held_polls: 8 }, 'read afresh each time');
 });
 
@@ -155,8 +157,8 @@ t.test('every bad request gets its error code and the connection carries on', as
 
 t.test('the error catalogue names every code the protocol requires, with a meaning', async (t) => {
   for (const code of ['bad_json', 'bad_request', 'unknown_op', 'too_large', 'queue_full', 'unauthorized']) {
-    const meaning: unknown = (APP_ERRORS as Record<string, unknown>)[code];
-    t.ok(typeof meaning === 'string' && meaning.length > 10 && !meaning.includes('\n'), `${code}: ${String(meaning)}`);
+    const entry = (APP_ERRORS as Record<string, { when: string } | undefined>)[code];
+    t.ok(entry !== undefined && entry.when.length > 10 && !entry.when.includes('\n'), `${code}: ${entry?.when}`);
   }
 });
 

@@ -2,7 +2,7 @@
 // answered, or for a connection that closed (even when its slot now serves a
 // new connection), is refused and reaches nobody.
 import t from 'tap';
-import { ResponseKind } from '../src/native.js';
+import { ResponseKind } from '../src/engine/binding.js';
 import { EngineHarness } from './fixtures/engine-harness.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 
@@ -19,7 +19,7 @@ t.test('respond() to an already answered request returns false and writes nothin
   t.test('even after the next request on the same connection', async (t) => {
     conn.write(requestBytes('GET', '/next'));
     const next = await h.next();
-    t.equal(next.fd, req.fd, 'same slot');
+    t.equal(next.slot, req.slot, 'same slot');
     t.notOk(h.answer(req, 'stale'), 'the old handle does not answer the new request');
     t.ok(h.answer(next, 'fresh'));
     t.equal((await conn.readResponse()).text, 'fresh');
@@ -41,7 +41,7 @@ t.test('a stale handle is refused after its socket closed and the slot went to a
   const second = await RawHttpConnection.open(h.port, t);
   second.write(requestBytes('GET', '/poll?client=new'));
   const fresh = await h.next();
-  t.equal(fresh.fd, old.fd, 'the new connection got the freed slot');
+  t.equal(fresh.slot, old.slot, 'the new connection got the freed slot');
   t.not(fresh.gen, old.gen, 'with another generation');
 
   t.notOk(h.engine.respond(old.handle, 200, ResponseKind.Json, '{"for":"old"}', null), 'respond(old handle) is refused');

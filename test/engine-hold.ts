@@ -1,7 +1,8 @@
 // Held requests: hold() keeps a request open, its timeout comes back as a
 // TIMEOUT event, and a peer that goes away comes back as a CLOSED event.
 import t from 'tap';
-import { EventType, ResponseKind } from '../src/native.js';
+import { ResponseKind } from '../src/engine/binding.js';
+import { EventType } from '../src/engine/events.js';
 import { EngineHarness } from './fixtures/engine-harness.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 

@@ -3,7 +3,7 @@
 // peer that reads slowly.
 import t from 'tap';
 import { connect } from 'node:net';
-import { ResponseKind } from '../src/native.js';
+import { ResponseKind } from '../src/engine/binding.js';
 import { EngineHarness, echoHandler } from './fixtures/engine-harness.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 import { waitFor } from './helpers/wait.js';

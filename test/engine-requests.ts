@@ -3,7 +3,8 @@
 // The addon is driven directly over real sockets; no server is involved.
 import t from 'tap';
 import { createServer, type AddressInfo } from 'node:net';
-import { EventType, Method, ResponseKind } from '../src/native.js';
+import { ResponseKind } from '../src/engine/binding.js';
+import { EventType, Method } from '../src/engine/events.js';
 import { EngineHarness, echoHandler } from './fixtures/engine-harness.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 
@@ -17,7 +18,7 @@ t.test('a GET is handed over as one REQUEST event', async (t) => {
   t.equal(ev.target, '/poll?client=a&since=3', 'target is the raw request-target');
   t.equal(ev.acrh, '', 'no Access-Control-Request-Headers outside OPTIONS');
   t.ok(ev.gen > 0 && ev.gen < 2 ** 29, 'generation is within the handle range');
-  t.equal(ev.handle, ev.gen * 2 ** 24 + ev.fd, 'handle = gen * 2^24 + fd');
+  t.equal(ev.handle, ev.gen * 2 ** 24 + ev.slot, 'handle = gen * 2^24 + slot');
   t.same(h.engine.stats(), { connections: 1, held: 0, accepted: 1, refused: 0, badRequests: 0 }, 'stats');
 
   t.ok(h.engine.respond(ev.handle, 200, ResponseKind.Json, '{"cursor":3,"messages":[]}', null), 'respond returns true');
@@ -33,7 +34,7 @@ t.test('a GET is handed over as one REQUEST event', async (t) => {
   t.test('the next request on the connection gets the same fd and a newer generation', async (t) => {
     conn.write(requestBytes('GET', '/health'));
     const second = await h.next();
-    t.equal(second.fd, ev.fd, 'same connection slot');
+    t.equal(second.slot, ev.slot, 'same connection slot');
     t.ok(second.gen > ev.gen, 'generation bumped');
   });
 });
@@ -249,7 +250,7 @@ t.test('a response body may be a string, a Buffer, a view of a SharedArrayBuffer
 });
 
 t.test('engine options are checked at construction', async (t) => {
-  const { Engine } = (await import('../src/native.js')).loadAddon();
+  const { Engine } = (await import('../src/engine/binding.js')).loadAddon();
   const base = { host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 10, headTimeoutMs: 1000, keepAliveTimeoutMs: 1000, corsOrigin: '*' };
   const cb = (): void => undefined;
   t.throws(() => new Engine({ ...base, port: 70000 }, cb), /options\.port must be an integer from 0 to 65535, got 70000/);

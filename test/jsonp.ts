@@ -1,7 +1,6 @@
 // PROTOCOL.md section 1: JSONP framing.
 import t from 'tap';
-import { wrapJsonp } from '../src/worker/jsonp.js';
-import { isValidCallback } from '../src/worker/poll-query.js';
+import { isValidCallback, wrapJsonp } from '../src/protocol/jsonp.js';
 
 t.test('the body is /**/FN(json);', async (t) => {
   t.equal(wrapJsonp('cb', '{"cursor":0,"messages":[]}'), '/**/cb({"cursor":0,"messages":[]});');

@@ -10,7 +10,7 @@ function newManager(clock: FakeClock): Manager {
 }
 
 function idOf(result: ReturnType<Manager['send']>): number {
-  if (!result.ok) throw new Error(result.message);
+  if (!result.ok) throw new Error(`${result.code} for ${result.client}`);
   return result.id;
 }
 

@@ -12,7 +12,7 @@ function setup(workers = 2) {
 }
 
 function sentId(result: ReturnType<Manager['send']>): number {
-  if (!result.ok) throw new Error(`send was refused: ${result.message}`);
+  if (!result.ok) throw new Error(`send was refused: ${result.code} for ${result.client}`);
   return result.id;
 }
 

@@ -29,7 +29,7 @@ t.test('a send to a held poll, and the poll that follows, take microseconds', as
     const i = rounds % SUBSCRIBERS;
     const client = clients[i]!;
     const result = manager.send(client, data);
-    if (!result.ok) throw new Error(result.message);
+    if (!result.ok) throw new Error(`${result.code} for ${result.client}`);
     manager.onPoll(i & 1, rounds, client, result.id);
     rounds++;
   }

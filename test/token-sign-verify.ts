@@ -2,7 +2,7 @@
 // computed here independently with node:crypto.
 import t from 'tap';
 import { createHmac } from 'node:crypto';
-import { signToken, verifyToken } from '../src/client/token.js';
+import { signToken, verifyToken } from '../src/protocol/token.js';
 
 const SECRET = 'correct horse battery staple';
 const NOW = 1_700_000_000;

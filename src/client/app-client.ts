@@ -3,6 +3,8 @@
 // order, so each is matched to the oldest request still waiting.
 
 import { connect, type Socket } from 'node:net';
+import type { AppErrorCode } from '../protocol/errors.js';
+import type { StatsReply } from '../protocol/stats.js';
 
 export interface AppClientOptions {
   /** Default 127.0.0.1. */
@@ -15,26 +17,16 @@ export interface ClientStatus {
   queued: number;
 }
 
-export interface ServerStats {
-  connections: number;
-  held_polls: number;
-  clients: number;
-  queued: number;
-  sent: number;
-  delivered: number;
-  expired: number;
-  refused: number;
-  threads: Array<{ connections: number; held_polls: number }>;
-  [key: string]: unknown;
-}
+/** The `stats` reply (src/protocol/stats.ts has every key, with its meaning). */
+export type ServerStats = StatsReply;
 
 /** A reply line, parsed. */
-export type AppReply = { ok: true; [key: string]: unknown } | { ok: false; error: string; message: string; [key: string]: unknown };
+export type AppReply = { ok: true; [key: string]: unknown } | { ok: false; error: AppErrorCode; message: string; [key: string]: unknown };
 
 /** The server answered a request with an error reply. */
 export class AppRequestError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: AppErrorCode;
+  constructor(code: AppErrorCode, message: string) {
     super(`${code}: ${message}`);
     this.name = 'AppRequestError';
     this.code = code;

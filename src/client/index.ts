@@ -1,6 +1,8 @@
 // The project's client library: what an app needs to talk to a MegaComet
 // server (the app connection) and to let its subscribers in (tokens).
 
-export { signToken, verifyToken } from './token.js';
+export { signToken, verifyToken } from '../protocol/token.js';
 export { AppClient, AppRequestError } from './app-client.js';
 export type { AppClientOptions, AppReply, ClientStatus, ServerStats } from './app-client.js';
+export type { StatsReply, ThreadStats } from '../protocol/stats.js';
+export { APP_ERRORS, HTTP_ERRORS, type AppErrorCode, type HttpErrorCode } from '../protocol/errors.js';

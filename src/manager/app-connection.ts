@@ -9,11 +9,12 @@
 // HIGH_WATER + one chunk of replies, not an unbounded buffer.
 
 import type { Socket } from 'node:net';
-import { constantTimeEqual } from '../client/constant-time.js';
+import { constantTimeEqual } from './constant-time.js';
 import { parseAppLine, type AppRequest } from './app-request.js';
-import { errorLine, lineTooLargeLine, replyLine } from './app-reply.js';
+import { errorJson, errorLine, lineTooLargeLine, queueFull, replyLine, WRONG_SECRET } from './app-reply.js';
 import { isBlank, LineFramer, NEED_MORE, TOO_LARGE } from './line-framer.js';
 import type { Manager } from './manager.js';
+import { statsReply, type ThreadCounters } from '../protocol/stats.js';
 
 /** Unsent reply bytes above which the connection stops reading. */
 const HIGH_WATER = 1024 * 1024;
@@ -22,19 +23,11 @@ const WRITE_BATCH = 64 * 1024;
 /** After too_large, how long unread input is drained before the socket is destroyed. */
 const LINGER_MS = 5000;
 
-export interface ThreadStats {
-  connections: number;
-  held_polls: number;
-  /** Connections accepted since start (optional: fakes in tests may leave it out). */
-  connections_accepted?: number;
-  /** Connections refused with 503 (--max-connections or the fd limit) since start. */
-  connections_refused?: number;
-}
-
 /** What every connection of one app server shares. */
 export interface AppContext {
   readonly manager: Manager;
-  readonly threadStats: () => readonly ThreadStats[];
+  /** One consistent snapshot of every worker's row. */
+  readonly threadStats: () => readonly ThreadCounters[];
   /** --app-secret, or undefined when connections need no auth. */
   readonly secret: string | undefined;
   readonly maxLine: number;
@@ -116,11 +109,11 @@ export class AppConnection {
     switch (request.op) {
       case 'send': {
         const id = manager.sendOne(request.client, request.data);
-        return id > 0 ? `{"ok":true,"id":${id}}` : errorJson('queue_full', manager.queueFullMessage(request.client));
+        return id > 0 ? `{"ok":true,"id":${id}}` : errorJson(queueFull(request.client, manager.maxQueue));
       }
       case 'sendMany': {
         const result = manager.sendMany(request.clients, request.data);
-        return result.ok ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : errorJson('queue_full', result.message);
+        return result.ok ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : errorJson(queueFull(result.client, manager.maxQueue));
       }
       case 'status': {
         const { connected, queued } = manager.status(request.client);
@@ -131,9 +124,7 @@ export class AppConnection {
       case 'auth': {
         const { secret } = this.context;
         // A failed auth leaves the connection as it was (an authorized one stays authorized).
-        if (secret !== undefined && !constantTimeEqual(request.secret, secret)) {
-          return errorJson('unauthorized', 'wrong secret; the connection stays open, send auth again with the --app-secret value');
-        }
+        if (secret !== undefined && !constantTimeEqual(request.secret, secret)) return errorJson(WRONG_SECRET);
         this.authorized = true;
         return null;
       }
@@ -141,38 +132,8 @@ export class AppConnection {
   }
 
   private statsJson(): string {
-    const m = this.context.manager.stats();
-    const rows = this.context.threadStats();
-    const threads = rows.map((t) => ({ connections: t.connections, held_polls: t.held_polls }));
-    let connections = 0;
-    let heldPolls = 0;
-    let accepted = 0;
-    let connectionsRefused = 0;
-    for (const t of rows) {
-      connections += t.connections;
-      heldPolls += t.held_polls;
-      accepted += t.connections_accepted ?? 0;
-      connectionsRefused += t.connections_refused ?? 0;
-    }
-    return JSON.stringify({
-      ok: true,
-      connections,
-      held_polls: heldPolls,
-      clients: m.clients,
-      queued: m.queued,
-      sent: m.sent,
-      delivered: m.delivered,
-      expired: m.expired,
-      refused: m.refused,
-      threads,
-      // Beyond PROTOCOL.md: the manager's own count of held polls (it trails the
-      // workers' by the records in flight), connections accepted and refused
-      // (503) by the engines since start, and the app connections.
-      manager_held_polls: m.held_polls,
-      connections_accepted: accepted,
-      connections_refused: connectionsRefused,
-      app_connections: this.context.appConnections(),
-    });
+    const { manager, threadStats, appConnections } = this.context;
+    return JSON.stringify(statsReply(manager.stats(), threadStats(), appConnections()));
   }
 
   /** Writes the last replies, then closes; unread input is read and discarded meanwhile so the replies are not lost to a reset. */
@@ -185,8 +146,4 @@ export class AppConnection {
     linger.unref();
     this.socket.once('close', () => clearTimeout(linger));
   }
-}
-
-function errorJson(code: 'queue_full' | 'unauthorized', message: string): string {
-  return `{"ok":false,"error":"${code}","message":${JSON.stringify(message)}}`;
 }

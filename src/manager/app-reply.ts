@@ -1,7 +1,9 @@
-// Reply lines of the app port. Replies are built as text so that `ref` goes
-// back exactly as the app wrote it (JSON.stringify would re-serialise it).
+// Reply lines of the app port, and the words of its error replies. Replies
+// are built as text so that `ref` goes back exactly as the app wrote it
+// (JSON.stringify would re-serialise it). The codes come from
+// src/protocol/errors.ts; the manager returns codes, this file words them.
 
-import type { AppError } from './app-errors.js';
+import type { AppError } from '../protocol/errors.js';
 
 /** `json` is a serialised object; appends "ref" (raw JSON text) when the request had one, and the line end. */
 export function replyLine(json: string, ref: string | undefined): string {
@@ -9,14 +11,30 @@ export function replyLine(json: string, ref: string | undefined): string {
   return `${json.slice(0, -1)},"ref":${ref}}\n`;
 }
 
+/** An error reply object's JSON, without line end. */
+export function errorJson(error: AppError): string {
+  return `{"ok":false,"error":${JSON.stringify(error.code)},"message":${JSON.stringify(error.message)}}`;
+}
+
 export function errorLine(error: AppError, ref: string | undefined): string {
-  return replyLine(`{"ok":false,"error":${JSON.stringify(error.code)},"message":${JSON.stringify(error.message)}}`, ref);
+  return replyLine(errorJson(error), ref);
 }
 
 /** The reply to a line over --max-line, after which the connection is closed. */
 export function lineTooLargeLine(maxLine: number): string {
-  return errorLine(
-    { code: 'too_large', message: `the line is over ${maxLine} bytes (--max-line); the connection is closed` },
-    undefined,
-  );
+  return errorLine({ code: 'too_large', message: `the line is over ${maxLine} bytes (--max-line); the connection is closed` }, undefined);
 }
+
+/** A send refused because `client`'s queue is full. */
+export function queueFull(client: string, maxQueue: number): AppError {
+  return {
+    code: 'queue_full',
+    message: `client ${client} already has ${maxQueue} unacknowledged messages (--max-queue); nothing was queued, retry after it polls`,
+  };
+}
+
+/** A failed auth. */
+export const WRONG_SECRET: AppError = {
+  code: 'unauthorized',
+  message: 'wrong secret; the connection stays open, send auth again with the --app-secret value',
+};

@@ -2,9 +2,9 @@
 // (PROTOCOL.md section 2). Pure: no sockets, no manager, so every rule is
 // testable with strings.
 
-import type { AppError, AppErrorCode } from './app-errors.js';
-import { flatCopy } from '../flat-copy.js';
-import { isValidClientId, MAX_CLIENT_ID_BYTES } from './client-id.js';
+import type { AppError, AppErrorCode } from '../protocol/errors.js';
+import { flatCopy } from '../protocol/flat-copy.js';
+import { CLIENT_ID_RULE, isClientIdChar, isValidClientId, MAX_CLIENT_ID_BYTES } from '../protocol/client-id.js';
 import { rawMembers } from './json-span.js';
 
 /** Recipients one send may name at most. */
@@ -30,7 +30,6 @@ export interface ParseOptions {
 }
 
 const RAW_NAMES: ReadonlySet<string> = new Set(['data', 'ref']);
-const CLIENT_RULE = '1-64 characters of A-Z a-z 0-9 _ : -';
 
 type JsonObject = { [key: string]: unknown };
 
@@ -94,13 +93,6 @@ function isJsonWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-/** [A-Za-z0-9_:-], the characters of a client id. */
-function isClientIdChar(c: number): boolean {
-  return (
-    (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) || c === 0x5f || c === 0x2d
-  );
-}
-
 /** The full path: any line, any request (exported, like parseCommonSend, for test/app-fast-send.ts). */
 export function parseAnyLine(line: string, options: ParseOptions): ParsedLine {
   let value: unknown;
@@ -127,7 +119,7 @@ export function parseAnyLine(line: string, options: ParseOptions): ParsedLine {
     case 'send':
       return parseSend(obj, raw?.get('data'), options.maxMessage, ref);
     case 'status':
-      if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_RULE}`, ref);
+      if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_ID_RULE}`, ref);
       return { ok: true, request: { op: 'status', client: obj.client }, ref };
     case 'stats':
       return { ok: true, request: { op: 'stats' }, ref };
@@ -146,7 +138,7 @@ function parseSend(obj: JsonObject, data: string | undefined, maxMessage: number
   if (!hasClient && !hasClients) return fail('bad_request', '"client" (or "clients", a list) is required', ref);
   let recipients: string | string[];
   if (hasClient) {
-    if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_RULE}`, ref);
+    if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_ID_RULE}`, ref);
     recipients = obj.client;
   } else {
     const checked = checkClients(obj.clients);
@@ -175,7 +167,7 @@ function checkClients(value: unknown): string[] | string {
   const seen = new Set<string>();
   for (let i = 0; i < value.length; i++) {
     const client: unknown = value[i];
-    if (!isValidClientId(client)) return `"clients"[${i}] must be ${CLIENT_RULE}`;
+    if (!isValidClientId(client)) return `"clients"[${i}] must be ${CLIENT_ID_RULE}`;
     if (seen.has(client)) return `"clients"[${i}] repeats ${client}; each client may appear once`;
     seen.add(client);
   }

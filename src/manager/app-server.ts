@@ -2,10 +2,9 @@
 // AppConnection per socket, all of them calling the one Manager on this thread.
 
 import { createServer, type Socket } from 'node:net';
-import { AppConnection, type ThreadStats } from './app-connection.js';
+import { AppConnection } from './app-connection.js';
 import type { Manager } from './manager.js';
-
-export type { ThreadStats } from './app-connection.js';
+import type { ThreadCounters } from '../protocol/stats.js';
 
 export interface AppServerOptions {
   host: string;
@@ -32,7 +31,7 @@ export interface AppServer {
 export function startAppServer(
   options: AppServerOptions,
   manager: Manager,
-  threadStats: () => readonly ThreadStats[],
+  threadStats: () => readonly ThreadCounters[],
 ): Promise<AppServer> {
   const sockets = new Set<Socket>();
   const context = {

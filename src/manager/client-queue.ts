@@ -10,6 +10,8 @@
 // it is half the arrays. (The manager's clock is monotonic, so keeping expiry
 // times in order changes nothing there; it guards injected clocks.)
 
+import { POLL_BODY_OVERHEAD_BYTES, pollBody } from '../protocol/poll-body.js';
+
 export class ClientQueue {
   /** Set by the manager when it takes the queue into use (queues are reused). */
   client = '';
@@ -75,7 +77,7 @@ export class ClientQueue {
     if (i === end) return null;
     let messages = this.data[i]!;
     let last = i;
-    let budget = maxBytes - BODY_OVERHEAD_BYTES - Buffer.byteLength(messages);
+    let budget = maxBytes - POLL_BODY_OVERHEAD_BYTES - Buffer.byteLength(messages);
     for (let j = i + 1; j < end; j++) {
       const data = this.data[j]!;
       budget -= Buffer.byteLength(data) + 1;
@@ -83,7 +85,7 @@ export class ClientQueue {
       messages += ',' + data;
       last = j;
     }
-    return { body: `{"cursor":${this.ids[last]!},"messages":[${messages}]}`, count: last - i + 1 };
+    return { body: pollBody(this.ids[last]!, messages), count: last - i + 1 };
   }
 
   private cut(newHead: number): number {
@@ -108,6 +110,3 @@ export class ClientQueue {
     return removed;
   }
 }
-
-/** The bytes of a delivery body around its messages: {"cursor":<16 digits>,"messages":[]}. */
-const BODY_OVERHEAD_BYTES = 48;

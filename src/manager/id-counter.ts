@@ -11,8 +11,7 @@
 // clock being set back by more than the downtime breaks the guarantee too.
 // now_ms * 1000 stays below 2^53 until the year 2255.
 
-/** Ids must stay exact in a double and below the cursor limit of PROTOCOL.md. */
-export const MAX_MESSAGE_ID = Number.MAX_SAFE_INTEGER - 1; // < 2^53
+import { MAX_MESSAGE_ID } from '../protocol/cursor.js';
 
 export class IdCounter {
   private last = 0;

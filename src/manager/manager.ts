@@ -17,16 +17,12 @@
 // response never arrived) costs nothing: the next poll gets them again.
 
 import { ClientQueue } from './client-queue.js';
-import { emptyPollBody } from '../poll-body.js';
+import { emptyPollBody } from '../protocol/poll-body.js';
+import type { ManagerStats } from '../protocol/stats.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
-
-
-/** The manager's way to one worker: writes a DELIVER record to it. */
-export interface WorkerLink {
-  deliver(handle: number, body: string): void;
-}
+import type { WorkerPort } from './worker-port.js';
 
 export interface ManagerOptions {
   /** How long a message waits for its client, from the send, in ms. */
@@ -52,26 +48,10 @@ export interface ManagerOptions {
 /** Default for ManagerOptions.maxDeliveryBytes. */
 export const DEFAULT_MAX_DELIVERY_BYTES = 768 * 1024;
 
-export type QueueFull = { ok: false; error: 'queue_full'; message: string };
+/** A send refused because `client`'s queue is at maxQueue; nothing was queued. The app layer words it. */
+export type QueueFull = { ok: false; code: 'queue_full'; client: string };
 export type SendResult = { ok: true; id: number } | QueueFull;
 export type SendManyResult = { ok: true; ids: number[] } | QueueFull;
-
-export interface ManagerStats {
-  /** Clients with a held poll or queued messages. */
-  clients: number;
-  /** Polls the manager knows to be held. */
-  held_polls: number;
-  /** Messages queued and not yet acknowledged (expired ones leave within ~2 s). */
-  queued: number;
-  /** Messages accepted, one per recipient, since start. */
-  sent: number;
-  /** Messages written into delivery bodies, each time one goes out (a redelivery after a lost response counts again). */
-  delivered: number;
-  /** Messages dropped because their TTL passed before acknowledgement. */
-  expired: number;
-  /** Messages refused with queue_full, one per recipient of the refused request. */
-  refused: number;
-}
 
 const TICK_MS = 1000;
 const SPARE_QUEUES = 1024;
@@ -85,9 +65,10 @@ const FULL = null;
 export class Manager {
   private readonly ttlMs: number;
   private readonly maxDeliveryBytes: number;
-  private readonly maxQueue: number;
+  /** Unacknowledged messages a client may have (--max-queue). */
+  readonly maxQueue: number;
   private readonly now: () => number;
-  private readonly links: readonly WorkerLink[];
+  private readonly workers: readonly WorkerPort[];
   private readonly held = new HeldPolls();
   /** Every client that is held or queued (see the file comment). */
   private readonly clients = new Map<string, ClientEntry>();
@@ -102,17 +83,17 @@ export class Manager {
   private refused = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(options: ManagerOptions, links: readonly WorkerLink[]) {
+  constructor(options: ManagerOptions, workers: readonly WorkerPort[]) {
     if (!(options.ttlMs > 0)) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${options.ttlMs}`);
     if (!Number.isInteger(options.maxQueue) || options.maxQueue < 1) {
       throw new RangeError(`maxQueue must be a positive integer, got ${options.maxQueue}`);
     }
-    if (links.length > MAX_WORKERS) throw new RangeError(`at most ${MAX_WORKERS} workers, got ${links.length}`);
+    if (workers.length > MAX_WORKERS) throw new RangeError(`at most ${MAX_WORKERS} workers, got ${workers.length}`);
     this.ttlMs = options.ttlMs;
     this.maxDeliveryBytes = options.maxDeliveryBytes ?? DEFAULT_MAX_DELIVERY_BYTES;
     this.maxQueue = options.maxQueue;
     this.now = options.now ?? monotonicNow;
-    this.links = links;
+    this.workers = workers;
   }
 
   /**
@@ -131,7 +112,7 @@ export class Manager {
       const oldSince = this.held.sinceOf(slot);
       this.held.remove(slot);
       if (queue !== undefined) queue.heldSlot = -1;
-      if (oldWorker !== worker || oldHandle !== handle) this.links[oldWorker]!.deliver(oldHandle, emptyPollBody(oldSince));
+      if (oldWorker !== worker || oldHandle !== handle) this.workers[oldWorker]!.deliver(oldHandle, emptyPollBody(oldSince));
     }
     if (queue !== undefined) {
       this.queuedCount -= queue.acknowledge(since);
@@ -142,7 +123,7 @@ export class Manager {
       const out = queue.bodyAfter(since, this.maxDeliveryBytes);
       if (out !== null) {
         this.delivered += out.count;
-        this.links[worker]!.deliver(handle, out.body);
+        this.workers[worker]!.deliver(handle, out.body);
         return;
       }
       this.recycle(queue); // empty: the entry becomes the held poll's slot below
@@ -164,7 +145,7 @@ export class Manager {
   /** Queues `data` (a JSON value's text, forwarded byte for byte) for `client`, delivering it at once to a held poll. */
   send(client: string, data: string): SendResult {
     const id = this.sendOne(client, data);
-    return id > 0 ? { ok: true, id } : queueFull(client, this.maxQueue);
+    return id > 0 ? { ok: true, id } : { ok: false, code: 'queue_full', client };
   }
 
   /** send() without a result object: the message id, or 0 when the client's queue is full (nothing was queued). */
@@ -178,18 +159,13 @@ export class Manager {
     return this.accept(client, data, now, entry);
   }
 
-  /** The queue_full message for a send to `client` that sendOne() refused. */
-  queueFullMessage(client: string): string {
-    return queueFull(client, this.maxQueue).message;
-  }
-
   /** send() to each of `clients` (distinct), all or nothing: ids in the order of `clients`. */
   sendMany(clients: readonly string[], data: string): SendManyResult {
     const now = this.now();
     for (const client of clients) {
       if (this.roomyEntry(client, now) === FULL) {
         this.refused += clients.length;
-        return queueFull(client, this.maxQueue);
+        return { ok: false, code: 'queue_full', client };
       }
     }
     const ids = new Array<number>(clients.length);
@@ -297,7 +273,7 @@ export class Manager {
         this.held.remove(slot);
         queue.heldSlot = -1;
         this.delivered += out.count;
-        this.links[worker]!.deliver(handle, out.body);
+        this.workers[worker]!.deliver(handle, out.body);
       }
     }
     return id;
@@ -334,12 +310,4 @@ const TIME_ORIGIN = performance.timeOrigin;
 
 function monotonicNow(): number {
   return TIME_ORIGIN + performance.now();
-}
-
-function queueFull(client: string, maxQueue: number): QueueFull {
-  return {
-    ok: false,
-    error: 'queue_full',
-    message: `client ${client} already has ${maxQueue} unacknowledged messages (--max-queue); nothing was queued, retry after it polls`,
-  };
 }

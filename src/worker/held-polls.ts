@@ -1,10 +1,10 @@
 // The polls this worker holds, indexed by the engine's connection slot (the
-// low 24 bits of a handle; see src/native.ts). An idle held poll must cost a
+// low 24 bits of a handle; see src/engine/events.ts). An idle held poll must cost a
 // few dozen bytes here (DESIGN.md budget), so there is no object per poll:
 // two growable Float64Arrays and one array slot pointing at the client id
 // string the request parsing already made. JSONP callbacks are rare, so they
 // live in a Map that is empty for plain JSON clients.
-import { handleFd } from '../native.js';
+import { handleSlot } from '../engine/events.js';
 
 export interface HeldPoll {
   readonly handle: number;
@@ -27,24 +27,24 @@ export class HeldPolls {
   }
 
   add(handle: number, client: string, since: number, callback: string | undefined): void {
-    const fd = handleFd(handle);
-    this.ensure(fd);
-    if (this.handles[fd] === 0) this.count++;
-    this.handles[fd] = handle;
-    this.sinces[fd] = since;
-    this.clients[fd] = client;
-    if (callback !== undefined) this.callbacks.set(fd, callback);
-    else this.callbacks.delete(fd);
+    const slot = handleSlot(handle);
+    this.ensure(slot);
+    if (this.handles[slot] === 0) this.count++;
+    this.handles[slot] = handle;
+    this.sinces[slot] = since;
+    this.clients[slot] = client;
+    if (callback !== undefined) this.callbacks.set(slot, callback);
+    else this.callbacks.delete(slot);
   }
 
   /** Removes and returns the poll `handle`, or undefined if this worker no longer holds it. */
   take(handle: number): HeldPoll | undefined {
-    const fd = handleFd(handle);
-    if (fd >= this.handles.length || this.handles[fd] !== handle) return undefined;
-    const poll: HeldPoll = { handle, client: this.clients[fd]!, since: this.sinces[fd]!, callback: this.callbacks.get(fd) };
-    this.handles[fd] = 0;
-    this.clients[fd] = undefined;
-    this.callbacks.delete(fd);
+    const slot = handleSlot(handle);
+    if (slot >= this.handles.length || this.handles[slot] !== handle) return undefined;
+    const poll: HeldPoll = { handle, client: this.clients[slot]!, since: this.sinces[slot]!, callback: this.callbacks.get(slot) };
+    this.handles[slot] = 0;
+    this.clients[slot] = undefined;
+    this.callbacks.delete(slot);
     this.count--;
     return poll;
   }
@@ -52,14 +52,14 @@ export class HeldPolls {
   /** Every held poll's handle (for shutdown). */
   allHandles(): number[] {
     const out: number[] = [];
-    for (let fd = 0; fd < this.handles.length; fd++) if (this.handles[fd] !== 0) out.push(this.handles[fd]!);
+    for (let slot = 0; slot < this.handles.length; slot++) if (this.handles[slot] !== 0) out.push(this.handles[slot]!);
     return out;
   }
 
-  private ensure(fd: number): void {
-    if (fd >= this.handles.length) {
+  private ensure(slot: number): void {
+    if (slot >= this.handles.length) {
       let size = this.handles.length;
-      while (size <= fd) size *= 2;
+      while (size <= slot) size *= 2;
       const handles = new Float64Array(size);
       handles.set(this.handles);
       const sinces = new Float64Array(size);
@@ -68,6 +68,6 @@ export class HeldPolls {
       this.sinces = sinces;
     }
     // Grown by push, one slot at a time, so the array stays packed (no holes).
-    while (this.clients.length <= fd) this.clients.push(undefined);
+    while (this.clients.length <= slot) this.clients.push(undefined);
   }
 }

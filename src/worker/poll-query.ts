@@ -1,7 +1,9 @@
 // Validation of GET /poll query strings (PROTOCOL.md section 1), as a pure
 // function so every rule is unit-testable without sockets.
-import { isValidClientId } from '../manager/client-id.js';
-import { flatCopy } from '../flat-copy.js';
+import { CLIENT_ID_RULE, isValidClientId } from '../protocol/client-id.js';
+import { CURSOR_RULE, parseCursor } from '../protocol/cursor.js';
+import { flatCopy } from '../protocol/flat-copy.js';
+import { CALLBACK_RULE, isValidCallback } from '../protocol/jsonp.js';
 
 export interface PollParams {
   readonly client: string;
@@ -23,14 +25,6 @@ export interface PollQueryError {
 }
 
 export type PollQueryResult = { ok: true; params: PollParams } | { ok: false; error: PollQueryError };
-
-const SINCE_RE = /^(?:0|[1-9][0-9]{0,15})$/;
-const CALLBACK_RE = /^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$/;
-const MAX_SINCE = 2 ** 53;
-
-export function isValidCallback(name: string): boolean {
-  return CALLBACK_RE.test(name);
-}
 
 function decode(raw: string): string | undefined {
   if (raw.indexOf('%') === -1) return raw;
@@ -76,7 +70,7 @@ export function parsePollQuery(query: string): PollQueryResult {
   const callback = callbackCount === 1 && rawCallback !== undefined && isValidCallback(rawCallback) ? rawCallback : undefined;
   if (callbackCount > 1) return fail('parameter "callback" is repeated', undefined);
   if (callbackCount === 1 && callback === undefined) {
-    return fail('parameter "callback" must match ^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$', undefined);
+    return fail(`parameter "callback" must match ${CALLBACK_RULE}`, undefined);
   }
   if (badEncoding !== undefined) return fail('the query string has bad percent-encoding', callback);
   if (repeated.length > 0) return fail(`parameter "${repeated[0]}" is repeated`, callback);
@@ -84,15 +78,14 @@ export function parsePollQuery(query: string): PollQueryResult {
   const client = values.client;
   if (client === undefined || client.length === 0) return fail('parameter "client" is required', callback);
   if (!isValidClientId(client)) {
-    return fail('parameter "client" must be 1-64 characters of A-Z a-z 0-9 _ : -', callback);
+    return fail(`parameter "client" must be ${CLIENT_ID_RULE}`, callback);
   }
   let since = 0;
   const rawSince = values.since;
   if (rawSince !== undefined && rawSince.length > 0) {
-    if (!SINCE_RE.test(rawSince) || Number(rawSince) >= MAX_SINCE) {
-      return fail('parameter "since" must be 0 or a whole number below 2^53 without sign or leading zeros', callback);
-    }
-    since = Number(rawSince);
+    const cursor = parseCursor(rawSince);
+    if (cursor === undefined) return fail(`parameter "since" must be ${CURSOR_RULE}`, callback);
+    since = cursor;
   }
   return {
     ok: true,

@@ -1,21 +1,18 @@
-// Entry point of a worker thread: one native engine (its own listening socket
-// and epoll set), the request logic, and this worker's two rings to the manager.
+// Entry point of a worker thread: wires one native engine (its own listening
+// socket and epoll set), the request logic, and this worker's port to the
+// manager. No protocol logic here.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadAddon, type NativeEngine } from '../native.js';
-import { RingReader, RingWriter } from '../ring/ring.js';
-import {
-  MAX_POLL_RECORD_BYTES,
-  RecordType,
-  deliverBody,
-  encodeClientRecord,
-  readHandle,
-  readType,
-} from '../ring/records.js';
-import { STATS_FIELDS, ThreadStatsWriter } from '../thread-stats.js';
-import type { MainToWorker, WorkerInit, WorkerToMain } from '../thread-messages.js';
-import { RequestHandler, type ManagerPort } from './request-handler.js';
+import { loadAddon, type NativeEngine } from '../engine/binding.js';
+import { ThreadStatsWriter } from '../threads/thread-stats.js';
+import type { MainToWorker, WorkerInit, WorkerToMain } from '../threads/thread-messages.js';
+import { RingManagerPort } from './manager-port.js';
+import { RequestHandler } from './request-handler.js';
 import { log } from '../log.js';
 
+/**
+ * The row is also published this often, for what changes without any event
+ * reaching JavaScript (connections accepted or closed while idle, 503s).
+ */
 const STATS_INTERVAL_MS = 100;
 const DRAIN_CHECK_MS = 20;
 
@@ -25,19 +22,21 @@ function post(message: WorkerToMain): void {
 
 function main(init: WorkerInit): void {
   const { config } = init;
-  const stats = new ThreadStatsWriter(init.stats, init.index);
-  const toManager = new RingWriter(init.toManager);
-  const scratch = Buffer.alloc(MAX_POLL_RECORD_BYTES);
-  const managerPort: ManagerPort = {
-    poll(handle, since, client) {
-      toManager.write(scratch, encodeClientRecord(scratch, RecordType.Poll, handle, since, client));
-    },
-    gone(handle, client) {
-      toManager.write(scratch, encodeClientRecord(scratch, RecordType.Gone, handle, 0, client));
-    },
-  };
+  const manager = new RingManagerPort(init.toManager, init.fromManager);
+  const statsRow = new ThreadStatsWriter(init.stats, init.index);
 
   let handler: RequestHandler | undefined;
+  // One snapshot of the engine per batch of work (events or deliveries), at the end of it.
+  let publishScheduled = false;
+  const publishStats = (): void => {
+    publishScheduled = false;
+    statsRow.publish(engine.stats());
+  };
+  const publishSoon = (): void => {
+    if (publishScheduled) return;
+    publishScheduled = true;
+    queueMicrotask(publishStats);
+  };
   const engine: NativeEngine = new (loadAddon().Engine)(
     {
       host: config.host,
@@ -49,30 +48,18 @@ function main(init: WorkerInit): void {
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       corsOrigin: config.corsOrigin,
     },
-    (count, bytes) => {
-      handler!.onEvents(count, bytes);
-      stats.set(STATS_FIELDS.heldPolls, handler!.held.size);
+    (count) => {
+      handler!.onEvents(count);
+      publishSoon();
     },
   );
-  handler = new RequestHandler(engine, config, managerPort);
-  const h = handler;
+  const h = new RequestHandler(engine, config, manager);
+  handler = h;
 
-  const fromManager = new RingReader(init.fromManager);
-  const ring = fromManager.bytes;
-  fromManager.start((offset) => {
-    if (readType(ring, offset) === RecordType.Deliver) {
-      h.deliver(readHandle(ring, offset), deliverBody(ring, offset));
-      stats.set(STATS_FIELDS.heldPolls, h.held.size);
-    }
+  manager.start((handle, body) => {
+    h.deliver(handle, body);
+    publishSoon();
   });
-
-  const publishStats = (): void => {
-    const s = engine.stats();
-    stats.set(STATS_FIELDS.connections, s.connections);
-    stats.set(STATS_FIELDS.heldPolls, h.held.size);
-    stats.set(STATS_FIELDS.accepted, s.accepted);
-    stats.set(STATS_FIELDS.refused, s.refused);
-  };
   const statsTimer = setInterval(publishStats, STATS_INTERVAL_MS);
 
   let port: number;
@@ -80,8 +67,7 @@ function main(init: WorkerInit): void {
     port = engine.listen();
   } catch (err) {
     clearInterval(statsTimer);
-    fromManager.stop();
-    toManager.close();
+    manager.close();
     engine.close();
     post({ type: 'failed', message: (err as Error).message });
     return;
@@ -103,8 +89,7 @@ function main(init: WorkerInit): void {
       clearInterval(statsTimer);
       publishStats();
       engine.close();
-      fromManager.stop();
-      toManager.close();
+      manager.close();
       post({ type: 'drained' });
       parentPort!.close();
     };

@@ -1,6 +1,7 @@
 // Shared by the app-* tests: an app server on a free loopback port with a real
 // Manager (fake clock, fake worker links), and a raw line socket that writes
 // exactly what a test gives it and reads reply lines strictly in order.
+import type { ThreadCounters } from '../../src/protocol/stats.js';
 import { connect, type Socket } from 'node:net';
 import { startAppServer, type AppServer } from '../../src/manager/app-server.js';
 import { Manager } from '../../src/manager/manager.js';
@@ -19,7 +20,7 @@ export interface AppHarness {
   links: FakeLinks;
   manager: Manager;
   server: AppServer;
-  threads: Array<{ connections: number; held_polls: number }>;
+  threads: ThreadCounters[];
   connect(): Promise<LineSocket>;
   close(): Promise<void>;
 }
@@ -29,8 +30,8 @@ export async function startHarness(options: AppHarnessOptions = {}): Promise<App
   const links = new FakeLinks(2);
   const manager = new Manager({ ttlMs: options.ttlMs ?? 60_000, maxQueue: options.maxQueue ?? 1000, now: clock.now }, links.links);
   const threads = [
-    { connections: 3, held_polls: 1 },
-    { connections: 4, held_polls: 2 },
+    { connections: 3, held_polls: 1, connections_accepted: 10, connections_refused: 0 },
+    { connections: 4, held_polls: 2, connections_accepted: 12, connections_refused: 1 },
   ];
   const server = await startAppServer(
     {

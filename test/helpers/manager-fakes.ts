@@ -1,6 +1,7 @@
 // Test doubles for the manager: a clock that moves only when told, and worker
-// links that record each delivery instead of writing a ring record.
-import type { WorkerLink } from '../../src/manager/manager.js';
+// ports that record each delivery instead of writing a ring record.
+import type { WorkerPort } from '../../src/manager/worker-port.js';
+import { pollBody } from '../../src/protocol/poll-body.js';
 
 export class FakeClock {
   ms: number;
@@ -20,7 +21,7 @@ export interface Delivery {
 }
 
 export class FakeLinks {
-  readonly links: WorkerLink[];
+  readonly links: WorkerPort[];
   private deliveries: Delivery[] = [];
   constructor(workers: number) {
     this.links = Array.from({ length: workers }, (_, worker) => ({
@@ -37,5 +38,5 @@ export class FakeLinks {
 
 /** The body a delivery of these messages has. */
 export function bodyOf(cursor: number, messages: string[]): string {
-  return `{"cursor":${cursor},"messages":[${messages.join(',')}]}`;
+  return pollBody(cursor, messages.join(','));
 }

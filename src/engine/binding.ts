@@ -1,6 +1,6 @@
-// Typed binding to the C++ engine (native/). This file is the contract between
-// the engine and the worker: the event layout below is written by
-// native/event_batch.cc and read by src/worker/. Change both or neither.
+// Typed binding to the C++ engine (native/): its options, its methods and the
+// loading of the addon. The events it hands to JavaScript are read by
+// ./events.ts.
 import { createRequire } from 'node:module';
 
 /** Options the engine takes once, at construction. */
@@ -48,7 +48,7 @@ export interface EngineStats {
 
 /**
  * Called once per event-loop iteration with every event of that iteration,
- * written into `engine.events` (see the layout below); only when the 256 KiB
+ * written into `engine.events` (layout and decoder in ./events.ts); only when the 256 KiB
  * buffer fills up within one iteration is it called more than once. `count`
  * records fill the first `bytes` bytes. The buffer is reused: read it before
  * returning. The callback may call respond(), hold(), drain() and close(); an
@@ -121,62 +121,6 @@ export const enum ResponseKind {
   None = 3,
 }
 
-/*
- * Event record layout in `events` (little-endian; every record starts on a
- * 4-byte boundary; the next record starts at align4(16 + targetLen + acrhLen)).
- *
- *   0      1        2           4        8         12         14        16
- *   +------+--------+-----------+--------+---------+----------+---------+----------------+------------+
- *   | type | method | targetLen |   fd   |   gen   | acrhLen  | (zero)  | target bytes   | acrh bytes |
- *   |  u8  |   u8   |    u16    |  u32   |   u32   |   u16    |   u16   | targetLen      | acrhLen    |
- *   +------+--------+-----------+--------+---------+----------+---------+----------------+------------+
- *
- * REQUEST: a complete request head; method is a Method; target is the raw
- *   request-target (latin1); acrh is the Access-Control-Request-Headers value
- *   (only for OPTIONS, else length 0). The request stays outstanding until
- *   respond() (or the connection dies: then CLOSED if it was held, nothing
- *   otherwise). One request per connection is outstanding at a time: the
- *   next one (pipelined) is reported after this one is answered. A request
- *   body (Content-Length, at most 64 KiB) is read and dropped by the engine.
- * CLOSED: the peer closed (FIN or reset) while the request was held; the
- *   handle is dead. method, targetLen, acrhLen are 0. A peer that only
- *   half-closes with an unheld request still gets its answer (with close).
- * TIMEOUT: a held request reached its hold() timeout; it is still open and
- *   must be answered with respond().
- *
- * The `fd` field is the engine's connection slot, not the OS file
- * descriptor: a small integer naming the connection within this engine,
- * stable while it lives and reused (last freed, first reused) after it closes.
- * A slot table per worker stays dense, where one indexed by fd would have
- * every worker touch pages across the whole process-wide fd range.
- *
- * Requests the engine answers itself, never reported: 400 bad_request
- * (malformed), 413 payload_too_large (body over 64 KiB), 431
- * headers_too_large (head over 8 KiB), 501 not_implemented
- * (Transfer-Encoding), each then closed; 503 service_unavailable past
- * maxConnections or the fd limit. Bodies: {"error":"<code>","message":"..."}.
- *
- * A handle names one request on one connection: handle = gen * 2^24 + fd.
- * The engine bumps a connection slot's generation on accept and for every request it reports,
- * so a late respond() to an answered request, or to a socket whose fd was
- * reused, is refused rather than written to someone else.
- */
-export const EventType = { Request: 1, Closed: 2, Timeout: 3 } as const;
-export const Method = { Get: 1, Head: 2, Options: 3, Post: 4, Put: 5, Delete: 6, Other: 7 } as const;
-export const EVENT_HEADER_BYTES = 16;
-export const EVENT_OFFSET = { type: 0, method: 1, targetLen: 2, fd: 4, gen: 8, acrhLen: 12 } as const;
-export const HANDLE_FD_BITS = 24;
-export const HANDLE_FD_SPAN = 2 ** HANDLE_FD_BITS;
-/** Generations wrap below this, so a handle stays a safe integer. */
-export const HANDLE_GEN_SPAN = 2 ** 29;
-
-export function makeHandle(fd: number, gen: number): number {
-  return gen * HANDLE_FD_SPAN + fd;
-}
-export function handleFd(handle: number): number {
-  return handle % HANDLE_FD_SPAN;
-}
-
 let addon: NativeAddon | undefined;
 
 /**
@@ -187,7 +131,7 @@ let addon: NativeAddon | undefined;
 export function loadAddon(): NativeAddon {
   if (addon === undefined) {
     const require = createRequire(import.meta.url);
-    const path = process.env.MEGACOMET_ADDON ?? '../build/Release/megacomet.node';
+    const path = process.env.MEGACOMET_ADDON ?? '../../build/Release/megacomet.node';
     try {
       addon = require(path) as NativeAddon;
     } catch (err) {

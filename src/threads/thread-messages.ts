@@ -1,6 +1,6 @@
 // Shapes of the few postMessage()s between the main thread and worker
 // threads (set-up and shutdown only: the hot path goes through the rings).
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 
 export interface WorkerInit {
   readonly index: number;

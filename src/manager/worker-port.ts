@@ -1,0 +1,129 @@
+// The manager's end of its two rings to one worker: the only place the
+// manager encodes DELIVER records and decodes POLL/GONE records (layout in
+// src/ring/records.ts).
+//
+// Deliveries are held back until the end of the current task (a microtask):
+// one app read or one ring drain makes hundreds of them, and writing them
+// together means a worker that sleeps between batches is woken once per batch
+// (one Atomics.notify, one wakeup of its loop) instead of once per record
+// whenever it drains faster than we write. The records keep their order, and
+// nothing waits longer than the task that produced it.
+
+import { RingReader, RingWriter } from '../ring/ring.js';
+import { RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
+import { log } from '../log.js';
+
+/** What the manager tells one worker (a ring in production, a fake in tests). */
+export interface WorkerPort {
+  /** Answer the held poll `handle` with this complete poll body. */
+  deliver(handle: number, body: string): void;
+}
+
+/** What the manager does with one worker's records. */
+export interface WorkerRecordHandler {
+  onPoll(worker: number, handle: number, client: string, since: number): void;
+  onGone(worker: number, handle: number, client: string): void;
+}
+
+/** The writing side of a ring, as RingWriter offers it. */
+export interface RecordWriter {
+  write(bytes: Uint8Array, length: number): void;
+}
+
+/** One encode buffer for every port of the thread: records are encoded one at a time, each copied into its ring at once. */
+let scratch = Buffer.alloc(64 * 1024);
+
+/** DELIVER records to one worker, written in batches at the end of the task. */
+export class BatchedDeliveries implements WorkerPort {
+  private readonly ring: RecordWriter;
+  /** Deliveries not yet written: handle, body, handle, body, ... */
+  private pending: Array<number | string> = [];
+  private scheduled = false;
+  private readonly flushBound = (): void => this.flush();
+
+  constructor(ring: RecordWriter) {
+    this.ring = ring;
+  }
+
+  deliver(handle: number, body: string): void {
+    this.pending.push(handle, body);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushBound);
+    }
+  }
+
+  /** Writes every held-back delivery now, in order (the microtask does this by itself). */
+  flush(): void {
+    this.scheduled = false;
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    let failure: unknown = null;
+    for (let i = 0; i < pending.length; i += 2) {
+      const body = pending[i + 1] as string;
+      const need = deliverRecordCapacity(body);
+      if (need > scratch.length) scratch = Buffer.alloc(Math.max(need, scratch.length * 2));
+      // One record that cannot be written (a ring closed at shutdown) must not cost the others theirs.
+      try {
+        this.ring.write(scratch, encodeDeliver(scratch, pending[i] as number, body));
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    // Thrown from a microtask this would end the process; the messages are
+    // still queued in the manager, so the client gets them on its next poll.
+    if (failure !== null) log(`a delivery could not be written to its worker's ring: ${(failure as Error).message}`);
+  }
+}
+
+/** Writes a DELIVER record into `out` at 0; returns its length. `out` must hold deliverRecordCapacity(body). */
+function encodeDeliver(out: Buffer, handle: number, body: string): number {
+  out[RECORD_OFFSET.type] = RecordType.Deliver;
+  const bodyLen = out.write(body, RECORD_OFFSET.body, 'utf8');
+  out.writeUInt32LE(bodyLen, RECORD_OFFSET.bodyLen);
+  out.writeDoubleLE(handle, RECORD_OFFSET.handle);
+  return RECORD_OFFSET.body + bodyLen;
+}
+
+/** Both rings of one worker, seen from the manager. */
+export class RingWorkerPort implements WorkerPort {
+  private readonly in: RingReader;
+  private readonly out: RingWriter;
+  private readonly deliveries: BatchedDeliveries;
+
+  constructor(
+    private readonly worker: number,
+    toManager: SharedArrayBuffer,
+    fromManager: SharedArrayBuffer,
+  ) {
+    this.in = new RingReader(toManager);
+    this.out = new RingWriter(fromManager);
+    this.deliveries = new BatchedDeliveries(this.out);
+  }
+
+  deliver(handle: number, body: string): void {
+    this.deliveries.deliver(handle, body);
+  }
+
+  /** Starts reading POLL/GONE records into `handler`, in order. */
+  start(handler: WorkerRecordHandler): void {
+    const ring = this.in.bytes;
+    const worker = this.worker;
+    this.in.start((offset) => {
+      const type = ring[offset + RECORD_OFFSET.type];
+      if (type !== RecordType.Poll && type !== RecordType.Gone) return;
+      const handle = ring.readDoubleLE(offset + RECORD_OFFSET.handle);
+      const start = offset + RECORD_OFFSET.client;
+      const client = ring.toString('latin1', start, start + ring[offset + RECORD_OFFSET.clientLen]!);
+      if (type === RecordType.Poll) handler.onPoll(worker, handle, client, ring.readDoubleLE(offset + RECORD_OFFSET.since));
+      else handler.onGone(worker, handle, client);
+    });
+  }
+
+  close(): void {
+    this.deliveries.flush();
+    this.in.stop();
+    this.out.close();
+  }
+}
