@@ -2,14 +2,11 @@
 // that it really holds the polls the generators think it holds.
 import { connect } from 'node:net';
 import { type JsonObject, numberField, parseObjectLine } from './json-fields.js';
+// The one definition of the stats reply (src/protocol/stats.ts), from the build the bench runs against.
+import type { StatsReply } from '../../dist/protocol/stats.js';
 
-export interface ServerStats {
-  connections: number;
-  heldPolls: number;
-  clients: number;
-  queued: number;
-  raw: JsonObject;
-}
+/** The figures of a stats reply the bench reads, checked to be numbers; `raw` is the whole reply. */
+export type ServerStats = Pick<StatsReply, 'connections' | 'held_polls' | 'clients' | 'queued'> & { raw: JsonObject };
 
 /** Sends one request line and resolves with its reply object; rejects after `timeoutMs`. */
 export function appRequest(host: string, port: number, request: JsonObject, timeoutMs = 5000): Promise<JsonObject> {
@@ -47,7 +44,7 @@ export async function queryStats(host: string, port: number): Promise<ServerStat
   if (raw['ok'] !== true) throw new Error(`${where}: ${JSON.stringify(raw)}`);
   return {
     connections: numberField(raw, 'connections', where),
-    heldPolls: numberField(raw, 'held_polls', where),
+    held_polls: numberField(raw, 'held_polls', where),
     clients: numberField(raw, 'clients', where),
     queued: numberField(raw, 'queued', where),
     raw,

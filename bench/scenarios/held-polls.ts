@@ -31,7 +31,7 @@ export async function waitForHeldPolls(ctx: ScenarioContext, server: RunningServ
     if (fleet.sum('held') < count) return false;
     if (statsError !== null) return true;
     try {
-      serverHeld = (await server.stats()).heldPolls;
+      serverHeld = (await server.stats()).held_polls;
     } catch (e) {
       statsError = e instanceof Error ? e.message : String(e);
       return true;
