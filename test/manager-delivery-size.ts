@@ -14,7 +14,7 @@ t.test('a queue larger than one delivery is delivered over several polls', async
   const clock = new FakeClock();
   const links = new FakeLinks(1);
   const maxDeliveryBytes = 64 * 1024;
-  const manager = new Manager({ ttlMs: 60_000, maxQueue: 1000, now: clock.now, maxDeliveryBytes }, links.links);
+  const manager = new Manager({ ttlMs: 60_000, maxQueue: 1000, now: clock.now, sleep: clock.sleep, maxDeliveryBytes }, links.links);
   const data = Array.from({ length: 40 }, (_, i) => JSON.stringify(`${i}:${'x'.repeat(5000)}`));
   for (const d of data) t.ok(manager.send('big', d).ok);
 

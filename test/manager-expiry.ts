@@ -10,7 +10,7 @@ const TTL = 10_000;
 function setup(maxQueue = 100) {
   const clock = new FakeClock();
   const links = new FakeLinks(1);
-  const manager = new Manager({ ttlMs: TTL, maxQueue, now: clock.now }, links.links);
+  const manager = new Manager({ ttlMs: TTL, maxQueue, now: clock.now, sleep: clock.sleep }, links.links);
   return { clock, links, manager };
 }
 

@@ -7,7 +7,7 @@ import { bodyOf, FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 function setup(maxQueue: number) {
   const clock = new FakeClock();
   const links = new FakeLinks(2);
-  const manager = new Manager({ ttlMs: 60_000, maxQueue, now: clock.now }, links.links);
+  const manager = new Manager({ ttlMs: 60_000, maxQueue, now: clock.now, sleep: clock.sleep }, links.links);
   return { clock, links, manager };
 }
 

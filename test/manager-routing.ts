@@ -7,7 +7,7 @@ import { bodyOf, FakeClock, FakeLinks } from './helpers/manager-fakes.js';
 function setup(workers = 2) {
   const clock = new FakeClock();
   const links = new FakeLinks(workers);
-  const manager = new Manager({ ttlMs: 60_000, maxQueue: 100, now: clock.now }, links.links);
+  const manager = new Manager({ ttlMs: 60_000, maxQueue: 100, now: clock.now, sleep: clock.sleep }, links.links);
   return { clock, links, manager };
 }
 

@@ -43,6 +43,11 @@ export interface ManagerOptions {
    * between the manager and a worker bounds it (see src/server.ts).
    */
   maxDeliveryBytes?: number;
+  /**
+   * Blocks the thread for `ms`: used only when ids run a whole lead (1 s) ahead
+   * of the clock (src/manager/id-counter.ts). Tests inject one that moves their clock.
+   */
+  sleep?: (ms: number) => void;
 }
 
 /** Default for ManagerOptions.maxDeliveryBytes. */
@@ -73,7 +78,8 @@ export class Manager {
   /** Every client that is held or queued (see the file comment). */
   private readonly clients = new Map<string, ClientEntry>();
   private readonly expiry = new ExpiryBuckets();
-  private readonly ids = new IdCounter();
+  private readonly ids: IdCounter;
+  private readonly sleep: (ms: number) => void;
   /** Emptied queues kept for reuse (at most SPARE_QUEUES). */
   private readonly spareQueues: ClientQueue[] = [];
   private queuedCount = 0;
@@ -93,6 +99,8 @@ export class Manager {
     this.maxDeliveryBytes = options.maxDeliveryBytes ?? DEFAULT_MAX_DELIVERY_BYTES;
     this.maxQueue = options.maxQueue;
     this.now = options.now ?? monotonicNow;
+    this.sleep = options.sleep ?? sleepThread;
+    this.ids = new IdCounter(this.now());
     this.workers = workers;
   }
 
@@ -248,7 +256,7 @@ export class Manager {
 
   /** Queues one message (room was checked; `entry` is the client's) and answers the client's held poll with it. */
   private accept(client: string, data: string, now: number, entry: ClientEntry | undefined): number {
-    const id = this.ids.next(now);
+    const id = this.nextId(now);
     let queue: ClientQueue;
     if (typeof entry === 'object') {
       queue = entry;
@@ -275,6 +283,23 @@ export class Manager {
         this.delivered += out.count;
         this.workers[worker]!.deliver(handle, out.body);
       }
+    }
+    return id;
+  }
+
+  /**
+   * The next message id. Only a burst of over a million ids in a second finds
+   * the counter a whole lead ahead of the clock; this thread then waits for
+   * the clock, which throttles the sender instead of risking an id below one
+   * issued before a restart.
+   */
+  private nextId(now: number): number {
+    let id = this.ids.next(now);
+    while (id === 0) {
+      // `now` may be stale (one send to many clients shares it): look at the clock first.
+      const fresh = this.now();
+      id = this.ids.next(fresh);
+      if (id === 0) this.sleep(this.ids.msUntilRoom(fresh));
     }
     return id;
   }
@@ -310,4 +335,11 @@ const TIME_ORIGIN = performance.timeOrigin;
 
 function monotonicNow(): number {
   return TIME_ORIGIN + performance.now();
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks this thread for `ms` (Node allows Atomics.wait on its main thread). */
+function sleepThread(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
 }

@@ -28,7 +28,7 @@ export interface AppHarness {
 export async function startHarness(options: AppHarnessOptions = {}): Promise<AppHarness> {
   const clock = new FakeClock();
   const links = new FakeLinks(2);
-  const manager = new Manager({ ttlMs: options.ttlMs ?? 60_000, maxQueue: options.maxQueue ?? 1000, now: clock.now }, links.links);
+  const manager = new Manager({ ttlMs: options.ttlMs ?? 60_000, maxQueue: options.maxQueue ?? 1000, now: clock.now, sleep: clock.sleep }, links.links);
   const threads = [
     { connections: 3, held_polls: 1, connections_accepted: 10, connections_refused: 0 },
     { connections: 4, held_polls: 2, connections_accepted: 12, connections_refused: 1 },

@@ -9,6 +9,13 @@ export class FakeClock {
     this.ms = startMs;
   }
   readonly now = (): number => this.ms;
+  /** The manager's thread sleep (ids a whole lead ahead of the clock): time passes, nothing blocks. */
+  readonly sleep = (ms: number): void => {
+    this.slept += ms;
+    this.ms += ms;
+  };
+  /** Milliseconds the manager slept waiting for the clock. */
+  slept = 0;
   advance(ms: number): void {
     this.ms += ms;
   }
