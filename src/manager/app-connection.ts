@@ -8,6 +8,7 @@
 // socket until 'drain': a client that pipelines without reading costs at most
 // HIGH_WATER + one chunk of replies, not an unbounded buffer.
 
+import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { constantTimeEqual } from './constant-time.js';
 import { parseAppLine, type AppRequest } from './app-request.js';
@@ -22,6 +23,13 @@ const HIGH_WATER = 1024 * 1024;
 const WRITE_BATCH = 64 * 1024;
 /** After too_large, how long unread input is drained before the socket is destroyed. */
 const LINGER_MS = 5000;
+/**
+ * With --app-secret, what a connection that has not authenticated may cost:
+ * lines of at most this many bytes (an auth line is short) ...
+ */
+export const UNAUTHENTICATED_MAX_LINE = 4096;
+/** ... and this long to authenticate before it is closed (AppContext.authTimeoutMs). */
+export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 
 /** What every connection of one app server shares. */
 export interface AppContext {
@@ -32,6 +40,8 @@ export interface AppContext {
   readonly secret: string | undefined;
   readonly maxLine: number;
   readonly maxMessage: number;
+  /** With a secret: how long a connection may take to authenticate. */
+  readonly authTimeoutMs: number;
   /** Open app connections, for stats. */
   appConnections(): number;
 }
@@ -49,8 +59,9 @@ export class AppConnection {
   constructor(socket: Socket, context: AppContext) {
     this.socket = socket;
     this.context = context;
-    this.framer = new LineFramer(context.maxLine);
     this.authorized = context.secret === undefined;
+    this.framer = new LineFramer(this.authorized ? context.maxLine : Math.min(context.maxLine, UNAUTHENTICATED_MAX_LINE));
+    if (!this.authorized) this.startAuthDeadline();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
@@ -78,11 +89,12 @@ export class AppConnection {
       const line = this.framer.next();
       if (line === NEED_MORE) break;
       if (line === TOO_LARGE) {
-        this.closeAfter(out + lineTooLargeLine(this.context.maxLine));
+        this.closeAfter(out + (this.authorized ? lineTooLargeLine(this.context.maxLine) : UNAUTHENTICATED_TOO_LARGE));
         return;
       }
       if (isBlank(line)) continue;
-      out += this.answer(line.toString('utf8'));
+      // toString would replace bad sequences with U+FFFD and deliver altered data.
+      out += isUtf8(line) ? this.answer(line.toString('utf8')) : NOT_UTF8;
       if (out.length >= WRITE_BATCH) {
         this.socket.write(out);
         out = '';
@@ -125,7 +137,10 @@ export class AppConnection {
         const { secret } = this.context;
         // A failed auth leaves the connection as it was (an authorized one stays authorized).
         if (secret !== undefined && !constantTimeEqual(request.secret, secret)) return errorJson(WRONG_SECRET);
-        this.authorized = true;
+        if (!this.authorized) {
+          this.authorized = true;
+          this.framer.setLimit(this.context.maxLine);
+        }
         return null;
       }
     }
@@ -134,6 +149,17 @@ export class AppConnection {
   private statsJson(): string {
     const { manager, threadStats, appConnections } = this.context;
     return JSON.stringify(statsReply(manager.stats(), threadStats(), appConnections()));
+  }
+
+  /** With --app-secret: a connection that has not authenticated in time is told so and closed. */
+  private startAuthDeadline(): void {
+    const timer = setTimeout(() => {
+      if (this.authorized || this.closing) return;
+      const message = `no successful auth within ${this.context.authTimeoutMs / 1000} s of connecting; the connection is closed`;
+      this.closeAfter(errorLine({ code: 'unauthorized', message }, undefined));
+    }, this.context.authTimeoutMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   /** Writes the last replies, then closes; unread input is read and discarded meanwhile so the replies are not lost to a reset. */
@@ -147,3 +173,9 @@ export class AppConnection {
     this.socket.once('close', () => clearTimeout(linger));
   }
 }
+
+const NOT_UTF8 = errorLine({ code: 'bad_json', message: 'the line is not valid UTF-8; send JSON text encoded as UTF-8' }, undefined);
+const UNAUTHENTICATED_TOO_LARGE = errorLine(
+  { code: 'too_large', message: `before a successful auth, lines are limited to ${UNAUTHENTICATED_MAX_LINE} bytes; the connection is closed` },
+  undefined,
+);

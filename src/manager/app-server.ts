@@ -2,7 +2,7 @@
 // AppConnection per socket, all of them calling the one Manager on this thread.
 
 import { createServer, type Socket } from 'node:net';
-import { AppConnection } from './app-connection.js';
+import { AppConnection, DEFAULT_AUTH_TIMEOUT_MS } from './app-connection.js';
 import type { Manager } from './manager.js';
 import type { ThreadCounters } from '../protocol/stats.js';
 
@@ -16,6 +16,8 @@ export interface AppServerOptions {
   maxLine: number;
   /** --max-message: bytes the "data" value's text may have. */
   maxMessage: number;
+  /** With a secret: ms a connection may take to authenticate (default 10 s). */
+  authTimeoutMs?: number;
 }
 
 export interface AppServer {
@@ -40,6 +42,7 @@ export function startAppServer(
     secret: options.secret,
     maxLine: options.maxLine,
     maxMessage: options.maxMessage,
+    authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
     appConnections: () => sockets.size,
   };
   const server = createServer((socket) => {

@@ -16,7 +16,7 @@ export const NEED_MORE = Symbol('need more');
 export const TOO_LARGE = Symbol('too large');
 
 export class LineFramer {
-  private readonly maxLine: number;
+  private maxLine: number;
   /** Chunks not yet looked at. */
   private readonly pending: Buffer[] = [];
   /** The chunk being split, and where its unconsumed bytes start. */
@@ -28,6 +28,11 @@ export class LineFramer {
 
   /** `maxLine`: bytes a line may have, not counting its \n or \r\n. */
   constructor(maxLine: number) {
+    this.maxLine = maxLine;
+  }
+
+  /** Changes the limit for the line being assembled and the ones after it. */
+  setLimit(maxLine: number): void {
     this.maxLine = maxLine;
   }
 

@@ -31,12 +31,12 @@ export function httpErrorBody(code: HttpErrorCode, message: string): string {
 
 /** Errors of the app side; the reply is {"ok":false,"error":"<code>","message":"<human text>"}. */
 export const APP_ERRORS = {
-  bad_json: { when: 'the line is not valid JSON' },
+  bad_json: { when: 'the line is not valid JSON, or not valid UTF-8' },
   bad_request: { when: 'valid JSON but not a valid request: not an object, a missing or invalid field, client and clients together' },
   unknown_op: { when: 'op is not one of send, status, stats, auth' },
-  too_large: { when: 'data is over --max-message bytes, or the line is over --max-line (then the connection is closed)' },
+  too_large: { when: 'data is over --max-message bytes, or the line is over --max-line (4096 bytes before auth with --app-secret); then the connection is closed' },
   queue_full: { when: 'a recipient already has --max-queue unacknowledged messages; nothing was queued' },
-  unauthorized: { when: '--app-secret is set and this connection has not authenticated' },
+  unauthorized: { when: '--app-secret is set and this connection has not authenticated (closed after 10 s without auth)' },
 } as const satisfies Record<string, { when: string }>;
 
 export type AppErrorCode = keyof typeof APP_ERRORS;

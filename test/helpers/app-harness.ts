@@ -13,6 +13,7 @@ export interface AppHarnessOptions {
   maxMessage?: number;
   maxQueue?: number;
   ttlMs?: number;
+  authTimeoutMs?: number;
 }
 
 export interface AppHarness {
@@ -40,6 +41,7 @@ export async function startHarness(options: AppHarnessOptions = {}): Promise<App
       secret: options.secret,
       maxLine: options.maxLine ?? 1024 * 1024,
       maxMessage: options.maxMessage ?? 64 * 1024,
+      authTimeoutMs: options.authTimeoutMs,
     },
     manager,
     () => threads,
