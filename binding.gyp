@@ -10,7 +10,7 @@
         "native/server_responses.cc",
         "native/event_loop.cc",
         "native/event_batch.cc",
-        "native/listener.cc",
+        "native/acceptor.cc",
         "native/connection_table.cc",
         "native/http_parser.cc",
         "native/http_response.cc",

@@ -1,12 +1,9 @@
-// Server lifecycle, accepting, timers and event hand-over. The bytes of one
-// connection are in server_requests.cc (read, parse) and server_responses.cc
-// (write, close).
+// Server lifecycle, adopting accepted connections, timers and event hand-over.
+// Accepting is in acceptor.cc; the bytes of one connection are in
+// server_requests.cc (read, parse) and server_responses.cc (write, close).
 #include "server.h"
 
-#include <atomic>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -14,10 +11,24 @@
 
 #include <cstdlib>
 
-#include "listener.h"
+#include "errno_text.h"
 #include "server_constants.h"
 
 namespace megacomet {
+
+namespace {
+
+AcceptorConfig acceptor_config(const ServerConfig& c) {
+  AcceptorConfig a;
+  a.host = c.host;
+  a.port = c.port;
+  a.backlog = c.backlog;
+  a.max_connections = c.max_connections;
+  a.shared_connections = c.shared_connections;
+  return a;
+}
+
+}  // namespace
 
 Server::Busy::~Busy() {
   if (--s_->busy_ == 0 && s_->closing_ && !s_->closed_) s_->finish_close();
@@ -28,6 +39,7 @@ Server::Server(const ServerConfig& config, uv_loop_s* loop, std::uint8_t* events
     : config_(config),
       templates_(config.cors_origin),
       loop_(loop, this),
+      acceptor_(acceptor_config(config), &loop_, templates_.error(HttpError::kServiceUnavailable)),
       events_(events, events_capacity),
       sink_(sink) {}
 
@@ -55,18 +67,12 @@ int Server::listen(std::string* error) {
     *error = "cannot create an epoll set: " + describe_errno(errno);
     return -1;
   }
-  listen_fd_ = open_listener(config_.host, config_.port, config_.backlog, error);
-  if (listen_fd_ < 0) return -1;
-  int port = bound_port(listen_fd_);
-  if (!loop_.add(listen_fd_, EPOLLIN, kListenerData)) {
-    *error = "cannot watch the listening socket: " + describe_errno(errno);
-    close_listener();
-    return -1;
-  }
+  int port = acceptor_.open(error);
+  if (port < 0) return -1;
   int rc = loop_.start();
   if (rc != 0) {
     *error = std::string("cannot watch the epoll set from the libuv loop: error ") + std::to_string(rc);
-    close_listener();
+    acceptor_.stop();
     return -1;
   }
   wheel_ = std::make_unique<TimerWheel>(kWheelSlots, &table_.records()->timer, sizeof(Connection));
@@ -75,7 +81,7 @@ int Server::listen(std::string* error) {
   expired_.reserve(1024);
   deferred_.reserve(1024);
   deferred_now_.reserve(1024);
-  reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  acceptor_.start(scratch_.get(), kReadScratchBytes);
   origin_ms_ = loop_.now_ms();
   listening_ = true;
   return port;
@@ -99,29 +105,18 @@ void Server::finish_close() {
     ::close(c.fd);
     table_.release(slot);
   }
-  connections_ = 0;
+  acceptor_.admission().forget_open();
   held_ = 0;
-  close_listener();
-  if (reserve_fd_ >= 0) {
-    ::close(reserve_fd_);
-    reserve_fd_ = -1;
-  }
+  acceptor_.close();
   void (*done)(void*) = close_done_;
   close_done_ = nullptr;
   loop_.shutdown(done, close_arg_);
 }
 
-void Server::close_listener() {
-  if (listen_fd_ < 0) return;
-  ::close(listen_fd_);  // leaves the epoll set with it
-  listen_fd_ = -1;
-  listener_paused_ = false;
-}
-
 void Server::drain() {
   if (closing_ || draining_) return;
   draining_ = true;
-  close_listener();
+  acceptor_.stop();
   for (std::uint32_t slot = 0; slot < table_.high_water(); ++slot) {
     Connection& c = table_.at(slot);
     if (c.state == ConnState::kHead) {
@@ -134,10 +129,10 @@ void Server::drain() {
 
 ServerStats Server::stats() const {
   ServerStats s;
-  s.connections = connections_;
+  s.connections = acceptor_.open();
   s.held = held_;
-  s.accepted = accepted_;
-  s.refused = refused_;
+  s.accepted = acceptor_.accepted();
+  s.refused = acceptor_.refused();
   s.bad_requests = bad_requests_;
   return s;
 }
@@ -160,7 +155,7 @@ void Server::on_epoll_ready() {
 void Server::dispatch(const epoll_event& ev) {
   std::uint32_t slot = static_cast<std::uint32_t>(ev.data.u64);
   if (slot == kListenerData) {
-    accept_ready();
+    acceptor_.on_ready([this](int fd) { return adopt(fd); });
     return;
   }
   if (!table_.live(slot)) return;  // closed earlier in this batch
@@ -183,7 +178,7 @@ void Server::on_tick() {
   // expired_ is not touched by anything on_timer can cause (JS cannot run the wheel).
   for (std::size_t i = 0; i < expired_.size() && !closing_; ++i) on_timer(expired_[i]);
   if (closing_) return;
-  if (listener_paused_) resume_listener();
+  acceptor_.on_tick();
   if (wheel_->size() == 0) loop_.stop_ticks();
 }
 
@@ -200,115 +195,21 @@ void Server::on_check() {
   if (!closing_ && deferred_.empty() && events_.empty()) loop_.sleep();
 }
 
-// ---- accepting --------------------------------------------------------------
+// ---- adopting connections --------------------------------------------------
 
-void Server::accept_ready() {
-  if (listen_fd_ < 0 || listener_paused_) return;
-  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      switch (errno) {
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-          continue;
-        case EAGAIN:
-          return;
-        case EMFILE:
-        case ENFILE:
-          shed_with_reserve();
-          return;
-        default:  // ENOBUFS, ENOMEM: the kernel is short; try again next tick
-          pause_listener();
-          return;
-      }
-    }
-    if (draining_ || connections_ >= config_.max_connections || !take_shared_budget()) {
-      refuse(fd);
-      continue;
-    }
-    std::uint32_t slot = table_.acquire(fd);
-    if (slot == kNoSlot) {
-      give_back_shared_budget();
-      refuse(fd);
-      continue;
-    }
-    // Whole responses go out in one sendmsg; without this, a pipelined answer
-    // behind an unacknowledged one waits for the peer's delayed ACK.
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!loop_.add(fd, kConnectionEvents, slot)) {
-      ::close(fd);
-      table_.release(slot);
-      give_back_shared_budget();
-      ++refused_;
-      continue;
-    }
-    ++connections_;
-    ++accepted_;
-    arm(slot, config_.head_timeout_ms);
+Adoption Server::adopt(int fd) {
+  std::uint32_t slot = table_.acquire(fd);
+  if (slot == kNoSlot) return Adoption::kNoRoom;
+  // Whole responses go out in one sendmsg; without this, a pipelined answer
+  // behind an unacknowledged one waits for the peer's delayed ACK.
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!loop_.add(fd, kConnectionEvents, slot)) {
+    table_.release(slot);
+    return Adoption::kFailed;
   }
-}
-
-// The shared counter is only ever changed with atomic read-modify-writes, so
-// engines on other threads see every increment and decrement; a failed take is
-// undone at once, so the count never stays above the limit.
-bool Server::take_shared_budget() {
-  if (config_.shared_connections == nullptr) return true;
-  std::atomic_ref<std::int32_t> count(*config_.shared_connections);
-  if (count.fetch_add(1) >= static_cast<std::int32_t>(config_.max_connections)) {
-    count.fetch_sub(1);
-    return false;
-  }
-  return true;
-}
-
-void Server::give_back_shared_budget() {
-  if (config_.shared_connections == nullptr) return;
-  std::atomic_ref<std::int32_t>(*config_.shared_connections).fetch_sub(1);
-}
-
-// Out of file descriptors: accept() fails and the listener stays readable, so a
-// level-triggered loop would spin. Free the spare fd, accept one connection, tell
-// it 503 and close it, take the spare back; repeat while that makes progress.
-void Server::shed_with_reserve() {
-  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
-    if (reserve_fd_ < 0) break;
-    ::close(reserve_fd_);
-    reserve_fd_ = -1;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int err = errno;
-    if (fd >= 0) refuse(fd);
-    reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (err == EAGAIN) return;  // backlog empty
-      break;                      // another thread took the fd: wait a tick
-    }
-  }
-  pause_listener();
-}
-
-void Server::refuse(int fd) {
-  // Read what already arrived so close() sends FIN rather than RST, which could
-  // destroy the 503 before the client reads it.
-  ssize_t ignored = recv(fd, scratch_.get(), kReadScratchBytes, MSG_DONTWAIT);
-  (void)ignored;
-  std::string_view r = templates_.error(HttpError::kServiceUnavailable);
-  ignored = send(fd, r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::close(fd);
-  ++refused_;
-}
-
-void Server::pause_listener() {
-  if (listen_fd_ < 0 || listener_paused_) return;
-  loop_.modify(listen_fd_, 0, kListenerData);
-  listener_paused_ = true;
-  loop_.start_ticks(kTickMs);
-}
-
-void Server::resume_listener() {
-  listener_paused_ = false;
-  if (listen_fd_ >= 0) loop_.modify(listen_fd_, EPOLLIN, kListenerData);
+  arm(slot, config_.head_timeout_ms);
+  return Adoption::kAdopted;
 }
 
 // ---- timers -----------------------------------------------------------------

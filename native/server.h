@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "acceptor.h"
 #include "connection_table.h"
 #include "event_batch.h"
 #include "event_loop.h"
@@ -42,11 +43,7 @@ struct ServerConfig {
   std::uint16_t port = 0;
   int backlog = 511;
   std::uint32_t max_connections = 1;
-  // When set, max_connections limits the connections of every engine sharing
-  // this counter (one Int32 in a SharedArrayBuffer, owned by JS and kept alive
-  // by the Engine), not this engine's alone: the kernel spreads accepts over
-  // the threads unevenly, so an even per-thread split would refuse early.
-  std::int32_t* shared_connections = nullptr;
+  std::int32_t* shared_connections = nullptr;  // see AcceptorConfig
   std::uint32_t head_timeout_ms = 10000;
   std::uint32_t keep_alive_timeout_ms = 60000;
   std::string cors_origin = "*";
@@ -127,17 +124,10 @@ class Server final : private LoopHandler {
     Server* s_;
   };
 
-  // server.cc: lifecycle, accepting, timers, events.
+  // server.cc: lifecycle, adopting connections, timers, events.
   void finish_close();
   void dispatch(const epoll_event& ev);
-  void accept_ready();
-  void shed_with_reserve();
-  bool take_shared_budget();
-  void give_back_shared_budget();
-  void refuse(int fd);
-  void pause_listener();
-  void resume_listener();
-  void close_listener();
+  Adoption adopt(int fd);
   std::uint32_t deadline_after(std::uint32_t ms) const;
   void arm(std::uint32_t slot, std::uint32_t ms);
   void on_timer(std::uint32_t slot);
@@ -170,6 +160,7 @@ class Server final : private LoopHandler {
   ServerConfig config_;
   ResponseTemplates templates_;
   EventLoop loop_;
+  Acceptor acceptor_;
   ConnectionTable table_;
   std::unique_ptr<TimerWheel> wheel_;
   EventBatch events_;
@@ -180,22 +171,16 @@ class Server final : private LoopHandler {
   std::vector<std::uint32_t> deferred_now_;
   std::unique_ptr<epoll_event[]> ready_;  // one epoll_wait batch
 
-  int listen_fd_ = -1;
-  int reserve_fd_ = -1;  // spare fd, closed to accept-and-refuse when out of fds
   std::uint64_t origin_ms_ = 0;
   int busy_ = 0;
   bool listening_ = false;
-  bool listener_paused_ = false;
   bool draining_ = false;
   bool closing_ = false;
   bool closed_ = false;
   void (*close_done_)(void*) = nullptr;
   void* close_arg_ = nullptr;
 
-  std::uint64_t connections_ = 0;
   std::uint64_t held_ = 0;
-  std::uint64_t accepted_ = 0;
-  std::uint64_t refused_ = 0;
   std::uint64_t bad_requests_ = 0;
 };
 

@@ -8,9 +8,6 @@
 
 namespace megacomet {
 
-// epoll data of the listening socket; connection slots are below kMaxSlots.
-inline constexpr std::uint32_t kListenerData = 0xFFFFFFFFu;
-
 // Registered once per connection at accept and never modified (see server.h).
 inline constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
@@ -20,8 +17,6 @@ inline constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLOUT | EPOLLRDH
 // behind an outstanding request, so that is at most one read's worth.
 inline constexpr std::size_t kReadScratchBytes = 64 * 1024;
 
-// One timer-wheel tick. Timeouts fire between their time and one tick later.
-inline constexpr std::uint32_t kTickMs = 100;
 // 4096 ticks of 100 ms: 409.6 s per turn, more than any timeout we use.
 inline constexpr std::uint32_t kWheelSlots = 4096;
 
@@ -32,10 +27,9 @@ inline constexpr std::uint32_t kLingerMs = 2000;
 // A peer that keeps sending while we linger is closed after this much.
 inline constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
 
-// Fairness bounds per libuv wake-up; the epoll fd (or the level-triggered
-// listener) stays readable, so the rest is picked up on the next iteration.
+// Fairness bounds per libuv wake-up; the epoll fd stays readable, so the rest
+// is picked up on the next iteration (the listener's bound is in acceptor.h).
 inline constexpr int kEpollBatch = 512;
 inline constexpr int kMaxEpollRounds = 8;
-inline constexpr int kMaxAcceptsPerWake = 256;
 
 }  // namespace megacomet

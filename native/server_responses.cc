@@ -249,8 +249,7 @@ void Server::close_connection(std::uint32_t slot) {
   std::free(c.in);
   std::free(c.out);
   ::close(c.fd);  // also leaves the epoll set
-  --connections_;
-  give_back_shared_budget();
+  acceptor_.admission().closed();
   table_.release(slot);
 }
 
