@@ -9,6 +9,7 @@
         "native/server_requests.cc",
         "native/server_responses.cc",
         "native/event_loop.cc",
+        "native/connection_timers.cc",
         "native/event_batch.cc",
         "native/acceptor.cc",
         "native/connection_table.cc",

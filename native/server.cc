@@ -40,6 +40,7 @@ Server::Server(const ServerConfig& config, uv_loop_s* loop, std::uint8_t* events
       templates_(config.cors_origin),
       loop_(loop, this),
       acceptor_(acceptor_config(config), &loop_, templates_.error(HttpError::kServiceUnavailable)),
+      timers_(&loop_),
       events_(events, events_capacity),
       sink_(sink) {}
 
@@ -75,14 +76,12 @@ int Server::listen(std::string* error) {
     acceptor_.stop();
     return -1;
   }
-  wheel_ = std::make_unique<TimerWheel>(kWheelSlots, &table_.records()->timer, sizeof(Connection));
+  timers_.start(table_.records());
   scratch_ = std::make_unique<char[]>(kReadScratchBytes);
   ready_ = std::make_unique<epoll_event[]>(kEpollBatch);
-  expired_.reserve(1024);
   deferred_.reserve(1024);
   deferred_now_.reserve(1024);
   acceptor_.start(scratch_.get(), kReadScratchBytes);
-  origin_ms_ = loop_.now_ms();
   listening_ = true;
   return port;
 }
@@ -173,13 +172,12 @@ void Server::dispatch(const epoll_event& ev) {
 void Server::on_tick() {
   Busy busy(this);
   if (closing_) return;
-  std::uint32_t now = static_cast<std::uint32_t>((loop_.now_ms() - origin_ms_) / kTickMs);
-  wheel_->advance(now, &expired_);
-  // expired_ is not touched by anything on_timer can cause (JS cannot run the wheel).
-  for (std::size_t i = 0; i < expired_.size() && !closing_; ++i) on_timer(expired_[i]);
+  // The list is not touched by anything on_timer can cause (JS cannot run the wheel).
+  const std::vector<std::uint32_t>& expired = timers_.expire();
+  for (std::size_t i = 0; i < expired.size() && !closing_; ++i) on_timer(expired[i]);
   if (closing_) return;
   acceptor_.on_tick();
-  if (wheel_->size() == 0) loop_.stop_ticks();
+  if (timers_.empty()) loop_.stop_ticks();
 }
 
 void Server::on_idle() {
@@ -208,28 +206,16 @@ Adoption Server::adopt(int fd) {
     table_.release(slot);
     return Adoption::kFailed;
   }
-  arm(slot, config_.head_timeout_ms);
+  timers_.arm(slot, config_.head_timeout_ms);
   return Adoption::kAdopted;
 }
 
 // ---- timers -----------------------------------------------------------------
 
-std::uint32_t Server::deadline_after(std::uint32_t ms) const {
-  // The first tick whose start is at or after now + ms: never early, at most one
-  // tick (plus the loop's lateness) late.
-  std::uint64_t at = loop_.now_ms() - origin_ms_ + ms;
-  return static_cast<std::uint32_t>((at + kTickMs - 1) / kTickMs);
-}
-
-void Server::arm(std::uint32_t slot, std::uint32_t ms) {
-  wheel_->schedule(slot, deadline_after(ms));
-  loop_.start_ticks(kTickMs);
-}
-
 void Server::on_timer(std::uint32_t slot) {
   Connection& c = table_.at(slot);
   // Closed, or re-armed, since the tick collected it.
-  if (c.state == ConnState::kFree || wheel_->scheduled(slot)) return;
+  if (c.state == ConnState::kFree || timers_.armed(slot)) return;
   switch (c.state) {
     case ConnState::kHead:       // head not complete in time, or keep-alive idle
     case ConnState::kWriting:    // the peer stopped reading
@@ -240,7 +226,7 @@ void Server::on_timer(std::uint32_t slot) {
       if (!c.has(kHeld)) return;
       if (!make_room(kEventHeaderBytes)) return;
       // make_room may have run JS, which may have answered or re-held it.
-      if (c.state != ConnState::kOutstanding || !c.has(kHeld) || wheel_->scheduled(slot)) return;
+      if (c.state != ConnState::kOutstanding || !c.has(kHeld) || timers_.armed(slot)) return;
       events_.append(EventType::kTimeout, 0, slot, c.gen, {}, {});
       loop_.wake();
       return;

@@ -31,10 +31,10 @@
 
 #include "acceptor.h"
 #include "connection_table.h"
+#include "connection_timers.h"
 #include "event_batch.h"
 #include "event_loop.h"
 #include "http_response.h"
-#include "timer_wheel.h"
 
 namespace megacomet {
 
@@ -128,8 +128,6 @@ class Server final : private LoopHandler {
   void finish_close();
   void dispatch(const epoll_event& ev);
   Adoption adopt(int fd);
-  std::uint32_t deadline_after(std::uint32_t ms) const;
-  void arm(std::uint32_t slot, std::uint32_t ms);
   void on_timer(std::uint32_t slot);
   bool make_room(std::size_t bytes);
   void flush();
@@ -162,16 +160,14 @@ class Server final : private LoopHandler {
   EventLoop loop_;
   Acceptor acceptor_;
   ConnectionTable table_;
-  std::unique_ptr<TimerWheel> wheel_;
+  ConnectionTimers timers_;
   EventBatch events_;
   EventSink* sink_;
   std::unique_ptr<char[]> scratch_;       // every read lands here first
-  std::vector<std::uint32_t> expired_;    // timer ids of the current tick
   std::vector<std::uint32_t> deferred_;   // slots with work for the next idle pass
   std::vector<std::uint32_t> deferred_now_;
   std::unique_ptr<epoll_event[]> ready_;  // one epoll_wait batch
 
-  std::uint64_t origin_ms_ = 0;
   int busy_ = 0;
   bool listening_ = false;
   bool draining_ = false;

@@ -17,9 +17,6 @@ inline constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLOUT | EPOLLRDH
 // behind an outstanding request, so that is at most one read's worth.
 inline constexpr std::size_t kReadScratchBytes = 64 * 1024;
 
-// 4096 ticks of 100 ms: 409.6 s per turn, more than any timeout we use.
-inline constexpr std::uint32_t kWheelSlots = 4096;
-
 // After the last response on a connection the engine shuts its write side and
 // reads until the peer closes, at most this long: closing with unread input
 // would send RST, which can destroy the response before the peer reads it.

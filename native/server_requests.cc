@@ -109,7 +109,7 @@ void Server::parse_head(std::uint32_t slot, const char* data, std::size_t len, b
         return;
       }
       // The head timeout counts from the head's first byte.
-      if (!head_started) arm(slot, config_.head_timeout_ms);
+      if (!head_started) timers_.arm(slot, config_.head_timeout_ms);
       return;
     case ParseStatus::kError:
       answer_error(slot, HttpError::kBadRequest);
@@ -139,7 +139,7 @@ void Server::parse_head(std::uint32_t slot, const char* data, std::size_t len, b
   events_.append(EventType::kRequest, static_cast<std::uint8_t>(req.method), slot, c.gen, req.target,
                  acrh);
   loop_.wake();
-  wheel_->cancel(slot);
+  timers_.cancel(slot);
   c.state = ConnState::kOutstanding;
   std::uint8_t kept = c.flags & (kReadPending | kPeerClosed | kDeferred);
   c.flags = static_cast<std::uint8_t>(kept | (req.keep_alive ? kKeepAlive : 0) |
@@ -173,7 +173,7 @@ void Server::answer_error(std::uint32_t slot, HttpError error) {
   if (error != HttpError::kServiceUnavailable) ++bad_requests_;
   std::free(c.in);
   c.in = nullptr;
-  wheel_->cancel(slot);
+  timers_.cancel(slot);
   c.flags = static_cast<std::uint8_t>((c.flags & kPeerClosed) | kCloseAfterWrite);
   std::string_view r = templates_.error(error);
   iovec iov{const_cast<char*>(r.data()), r.size()};

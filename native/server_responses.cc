@@ -31,7 +31,7 @@ bool Server::respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput&
                     : c.has(kHttp10)      ? ConnectionHeader::kKeepAlive
                                           : ConnectionHeader::kNone;
   if (c.has(kHeld)) --held_;
-  wheel_->cancel(slot);
+  timers_.cancel(slot);
   c.flags &= static_cast<std::uint8_t>(~(kHeld | kKeepAlive | kHttp10 | kHeadRequest));
   if (close_after) c.flags |= kCloseAfterWrite;
   char tail[kResponseTailBytes];
@@ -55,7 +55,7 @@ bool Server::hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_m
     c.flags |= kHeld;
     ++held_;
   }
-  arm(slot, timeout_ms);
+  timers_.arm(slot, timeout_ms);
   return true;
 }
 
@@ -102,7 +102,7 @@ void Server::write_response(std::uint32_t slot, const iovec* iov, int iov_count,
   c.out = out;
   c.state = ConnState::kWriting;
   // A peer that stops reading is closed after the keep-alive timeout without progress.
-  arm(slot, config_.keep_alive_timeout_ms);
+  timers_.arm(slot, config_.keep_alive_timeout_ms);
 }
 
 void Server::on_writable(std::uint32_t slot) {
@@ -125,7 +125,7 @@ void Server::on_writable(std::uint32_t slot) {
   if (out->len == 0) {
     response_done(slot);
   } else if (progressed) {
-    arm(slot, config_.keep_alive_timeout_ms);
+    timers_.arm(slot, config_.keep_alive_timeout_ms);
   }
 }
 
@@ -139,7 +139,7 @@ void Server::response_done(std::uint32_t slot) {
     return;
   }
   c.state = ConnState::kHead;
-  arm(slot, config_.keep_alive_timeout_ms);
+  timers_.arm(slot, config_.keep_alive_timeout_ms);
   // respond() may run inside JS: parsing (and reporting) the next request waits
   // for the idle pass rather than re-entering JS from here.
   if (more) defer(slot);
@@ -177,7 +177,7 @@ void Server::finish_connection(std::uint32_t slot) {
   bool unread = c.has(kReadPending);
   c.state = ConnState::kLingering;
   c.flags = 0;
-  arm(slot, kLingerMs);
+  timers_.arm(slot, kLingerMs);
   // Reading now could clobber the scratch buffer under a caller's parsed request
   // (respond() runs inside JS, inside parsing): drain on the idle pass instead.
   if (unread) defer(slot);
@@ -244,7 +244,7 @@ void Server::on_peer_half_closed(std::uint32_t slot) {
 
 void Server::close_connection(std::uint32_t slot) {
   Connection& c = table_.at(slot);
-  wheel_->cancel(slot);
+  timers_.cancel(slot);
   if (c.has(kHeld)) --held_;
   std::free(c.in);
   std::free(c.out);
