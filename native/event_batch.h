@@ -54,4 +54,14 @@ class EventBatch {
   std::uint32_t count_ = 0;
 };
 
+// Receives the event batch. deliver() may call respond(), hold(), drain() and
+// close() on the server; it must not return before it has read the events.
+class EventSink {
+ public:
+  virtual void deliver(std::uint32_t count, std::uint32_t bytes) = 0;
+
+ protected:
+  ~EventSink() = default;
+};
+
 }  // namespace megacomet

@@ -1,22 +1,17 @@
-// Server lifecycle, adopting accepted connections, timers and event hand-over.
-// Accepting is in acceptor.cc; the bytes of one connection are in
-// server_requests.cc (read, parse) and server_responses.cc (write, close).
 #include "server.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cstdlib>
 
 #include "errno_text.h"
-#include "server_constants.h"
 
 namespace megacomet {
 
 namespace {
+
+// Fairness bounds per libuv wake-up; the epoll fd stays readable, so the rest
+// is picked up on the next iteration (the listener's bound is in acceptor.h).
+constexpr int kEpollBatch = 512;
+constexpr int kMaxEpollRounds = 8;
 
 AcceptorConfig acceptor_config(const ServerConfig& c) {
   AcceptorConfig a;
@@ -28,6 +23,13 @@ AcceptorConfig acceptor_config(const ServerConfig& c) {
   return a;
 }
 
+ConnectionConfig connection_config(const ServerConfig& c) {
+  ConnectionConfig a;
+  a.head_timeout_ms = c.head_timeout_ms;
+  a.keep_alive_timeout_ms = c.keep_alive_timeout_ms;
+  return a;
+}
+
 }  // namespace
 
 Server::Busy::~Busy() {
@@ -36,31 +38,32 @@ Server::Busy::~Busy() {
 
 Server::Server(const ServerConfig& config, uv_loop_s* loop, std::uint8_t* events,
                std::size_t events_capacity, EventSink* sink)
-    : config_(config),
+    : max_connections_(config.max_connections),
       templates_(config.cors_origin),
       loop_(loop, this),
       acceptor_(acceptor_config(config), &loop_, templates_.error(HttpError::kServiceUnavailable)),
-      timers_(&loop_),
-      events_(events, events_capacity),
-      sink_(sink) {}
+      connections_(connection_config(config), &templates_, &loop_, &acceptor_.admission(), events,
+                   events_capacity, sink) {}
 
 Server::~Server() {
   close(nullptr, nullptr);
   if (!closed_) finish_close();
 }
 
+// ---- lifecycle ------------------------------------------------------------------
+
 int Server::listen(std::string* error) {
   if (closing_) {
     *error = "the engine is closed; create a new one";
     return -1;
   }
-  if (listening_ || draining_) {
+  if (listening_ || connections_.draining()) {
     *error = "listen() may be called once, and not after drain()";
     return -1;
   }
   // A failed listen() (say EADDRINUSE) may be retried: set these up once.
-  if (table_.records() == nullptr && !table_.init(config_.max_connections)) {
-    *error = "cannot reserve the connection table for " + std::to_string(config_.max_connections) +
+  if (!connections_.reserve(max_connections_)) {
+    *error = "cannot reserve the connection table for " + std::to_string(max_connections_) +
              " connections: " + describe_errno(errno) + "; lower maxConnections";
     return -1;
   }
@@ -76,19 +79,24 @@ int Server::listen(std::string* error) {
     acceptor_.stop();
     return -1;
   }
-  timers_.start(table_.records());
   scratch_ = std::make_unique<char[]>(kReadScratchBytes);
   ready_ = std::make_unique<epoll_event[]>(kEpollBatch);
-  deferred_.reserve(1024);
-  deferred_now_.reserve(1024);
+  connections_.start(scratch_.get());
   acceptor_.start(scratch_.get(), kReadScratchBytes);
   listening_ = true;
   return port;
 }
 
+void Server::drain() {
+  if (closing_ || connections_.draining()) return;
+  acceptor_.stop();
+  connections_.drain();
+}
+
 void Server::close(void (*done)(void*), void* arg) {
   if (closing_) return;
   closing_ = true;
+  connections_.stop();
   close_done_ = done;
   close_arg_ = arg;
   if (busy_ == 0) finish_close();
@@ -96,53 +104,30 @@ void Server::close(void (*done)(void*), void* arg) {
 
 void Server::finish_close() {
   closed_ = true;
-  for (std::uint32_t slot = 0; slot < table_.high_water(); ++slot) {
-    Connection& c = table_.at(slot);
-    if (c.state == ConnState::kFree) continue;
-    std::free(c.in);
-    std::free(c.out);
-    ::close(c.fd);
-    table_.release(slot);
-  }
-  acceptor_.admission().forget_open();
-  held_ = 0;
+  connections_.close_all();
   acceptor_.close();
   void (*done)(void*) = close_done_;
   close_done_ = nullptr;
   loop_.shutdown(done, close_arg_);
 }
 
-void Server::drain() {
-  if (closing_ || draining_) return;
-  draining_ = true;
-  acceptor_.stop();
-  for (std::uint32_t slot = 0; slot < table_.high_water(); ++slot) {
-    Connection& c = table_.at(slot);
-    if (c.state == ConnState::kHead) {
-      close_connection(slot);
-    } else if (c.state == ConnState::kWriting) {
-      c.flags |= kCloseAfterWrite;
-    }
-  }
-}
-
 ServerStats Server::stats() const {
   ServerStats s;
   s.connections = acceptor_.open();
-  s.held = held_;
+  s.held = connections_.held();
   s.accepted = acceptor_.accepted();
   s.refused = acceptor_.refused();
-  s.bad_requests = bad_requests_;
+  s.bad_requests = connections_.bad_requests();
   return s;
 }
 
-// ---- loop callbacks ---------------------------------------------------------
+// ---- loop callbacks -----------------------------------------------------------
 
 void Server::on_epoll_ready() {
   Busy busy(this);
   for (int round = 0; round < kMaxEpollRounds && !closing_; ++round) {
     // Safe here and only here: no event of an earlier batch is in hand.
-    table_.recycle();
+    connections_.recycle();
     int n = loop_.wait(ready_.get(), kEpollBatch);
     for (int i = 0; i < n && !closing_; ++i) dispatch(ready_[i]);
     if (n < kEpollBatch) break;
@@ -154,136 +139,32 @@ void Server::on_epoll_ready() {
 void Server::dispatch(const epoll_event& ev) {
   std::uint32_t slot = static_cast<std::uint32_t>(ev.data.u64);
   if (slot == kListenerData) {
-    acceptor_.on_ready([this](int fd) { return adopt(fd); });
+    acceptor_.on_ready([this](int fd) { return connections_.adopt(fd); });
     return;
   }
-  if (!table_.live(slot)) return;  // closed earlier in this batch
-  std::uint32_t e = ev.events;
-  if (e & (EPOLLERR | EPOLLHUP)) {
-    on_peer_gone(slot);
-    return;
-  }
-  Connection& c = table_.at(slot);
-  if ((e & EPOLLOUT) && c.state == ConnState::kWriting) on_writable(slot);
-  if ((e & EPOLLIN) && c.state != ConnState::kFree) read_input(slot);
-  if ((e & EPOLLRDHUP) && c.state != ConnState::kFree) on_peer_half_closed(slot);
+  connections_.on_ready(slot, ev.events);
 }
 
 void Server::on_tick() {
   Busy busy(this);
   if (closing_) return;
-  // The list is not touched by anything on_timer can cause (JS cannot run the wheel).
-  const std::vector<std::uint32_t>& expired = timers_.expire();
-  for (std::size_t i = 0; i < expired.size() && !closing_; ++i) on_timer(expired[i]);
+  connections_.on_tick();
   if (closing_) return;
   acceptor_.on_tick();
-  if (timers_.empty()) loop_.stop_ticks();
+  if (!connections_.timing()) loop_.stop_ticks();
 }
 
 void Server::on_idle() {
   Busy busy(this);
   if (closing_) return;
-  run_deferred();
+  connections_.run_deferred();
 }
 
 void Server::on_check() {
   Busy busy(this);
   if (closing_) return;
-  flush();
-  if (!closing_ && deferred_.empty() && events_.empty()) loop_.sleep();
-}
-
-// ---- adopting connections --------------------------------------------------
-
-Adoption Server::adopt(int fd) {
-  std::uint32_t slot = table_.acquire(fd);
-  if (slot == kNoSlot) return Adoption::kNoRoom;
-  // Whole responses go out in one sendmsg; without this, a pipelined answer
-  // behind an unacknowledged one waits for the peer's delayed ACK.
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (!loop_.add(fd, kConnectionEvents, slot)) {
-    table_.release(slot);
-    return Adoption::kFailed;
-  }
-  timers_.arm(slot, config_.head_timeout_ms);
-  return Adoption::kAdopted;
-}
-
-// ---- timers -----------------------------------------------------------------
-
-void Server::on_timer(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  // Closed, or re-armed, since the tick collected it.
-  if (c.state == ConnState::kFree || timers_.armed(slot)) return;
-  switch (c.state) {
-    case ConnState::kHead:       // head not complete in time, or keep-alive idle
-    case ConnState::kWriting:    // the peer stopped reading
-    case ConnState::kLingering:  // the peer never closed its side
-      close_connection(slot);
-      return;
-    case ConnState::kOutstanding:
-      if (!c.has(kHeld)) return;
-      if (!make_room(kEventHeaderBytes)) return;
-      // make_room may have run JS, which may have answered or re-held it.
-      if (c.state != ConnState::kOutstanding || !c.has(kHeld) || timers_.armed(slot)) return;
-      events_.append(EventType::kTimeout, 0, slot, c.gen, {}, {});
-      loop_.wake();
-      return;
-    case ConnState::kFree:
-      return;
-  }
-}
-
-// ---- events -----------------------------------------------------------------
-
-bool Server::make_room(std::size_t bytes) {
-  if (!events_.fits(bytes)) flush();
-  return !closing_;
-}
-
-void Server::flush() {
-  if (events_.empty()) return;
-  std::uint32_t count = events_.count();
-  std::uint32_t bytes = events_.bytes();
-  // Nothing JS can call appends events (its work is deferred), so the records
-  // stay intact while it reads them.
-  sink_->deliver(count, bytes);
-  events_.clear();
-}
-
-void Server::defer(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  if (c.has(kDeferred)) return;
-  c.flags |= kDeferred;
-  deferred_.push_back(slot);
-  loop_.wake();
-}
-
-void Server::run_deferred() {
-  deferred_now_.swap(deferred_);
-  for (std::size_t i = 0; i < deferred_now_.size() && !closing_; ++i) {
-    std::uint32_t slot = deferred_now_[i];
-    Connection& c = table_.at(slot);
-    // A slot closed meanwhile has no flags; one reused meanwhile was queued anew.
-    if (c.state == ConnState::kFree || !c.has(kDeferred)) continue;
-    c.flags &= static_cast<std::uint8_t>(~kDeferred);
-    resume(slot);
-  }
-  deferred_now_.clear();
-}
-
-void Server::report_closed_and_close(std::uint32_t slot) {
-  if (!make_room(kEventHeaderBytes)) return;
-  Connection& c = table_.at(slot);
-  if (c.state == ConnState::kFree) return;
-  // JS may have answered it while make_room ran it: nothing to report then, but
-  // the peer is gone all the same.
-  if (c.state == ConnState::kOutstanding && c.has(kHeld)) {
-    events_.append(EventType::kClosed, 0, slot, c.gen, {}, {});
-    loop_.wake();
-  }
-  close_connection(slot);
+  connections_.flush();
+  if (!closing_ && connections_.idle()) loop_.sleep();
 }
 
 }  // namespace megacomet

@@ -1,21 +1,21 @@
-// Writing responses and closing connections. See server.h for the states.
+// The writing half of the connection state machine: respond() turns JS's
+// answer into one sendmsg of prebuilt head pieces and the body; an unsent rest
+// is copied (only then) and finished on EPOLLOUT; after the last byte the
+// connection closes or goes back to kHead for its next (maybe pipelined)
+// request. See connections.h for the states.
 #include <errno.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
-#include "server.h"
-#include "server_constants.h"
+#include "connections.h"
 
 namespace megacomet {
 
-// ---- responses --------------------------------------------------------------
-
-bool Server::respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput& r) {
-  if (closing_ || !table_.live(slot)) return false;
+bool Connections::respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput& r) {
+  if (stopped_ || !table_.live(slot)) return false;
   Connection& c = table_.at(slot);
   if (c.state != ConnState::kOutstanding || c.gen != gen) return false;
   bool close_after = !c.has(kKeepAlive) || draining_ || (c.has(kPeerClosed) && !has_more_input(c));
@@ -37,29 +37,12 @@ bool Server::respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput&
   char tail[kResponseTailBytes];
   iovec iov[kResponseMaxIov];
   std::size_t total = 0;
-  int n = templates_.gather(spec, tail, iov, &total);
+  int n = templates_->gather(spec, tail, iov, &total);
   write_response(slot, iov, n, total);
   return true;
 }
 
-bool Server::hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms) {
-  if (closing_ || !table_.live(slot)) return false;
-  Connection& c = table_.at(slot);
-  if (c.state != ConnState::kOutstanding || c.gen != gen) return false;
-  if (c.has(kPeerClosed)) {
-    // The peer left before JS saw its request: nothing to hold, nobody to answer.
-    close_connection(slot);
-    return false;
-  }
-  if (!c.has(kHeld)) {
-    c.flags |= kHeld;
-    ++held_;
-  }
-  timers_.arm(slot, timeout_ms);
-  return true;
-}
-
-void Server::write_response(std::uint32_t slot, const iovec* iov, int iov_count, std::size_t total) {
+void Connections::write_response(std::uint32_t slot, const iovec* iov, int iov_count, std::size_t total) {
   Connection& c = table_.at(slot);
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
@@ -105,7 +88,7 @@ void Server::write_response(std::uint32_t slot, const iovec* iov, int iov_count,
   timers_.arm(slot, config_.keep_alive_timeout_ms);
 }
 
-void Server::on_writable(std::uint32_t slot) {
+void Connections::on_writable(std::uint32_t slot) {
   Connection& c = table_.at(slot);
   ByteBuffer* out = c.out;
   bool progressed = false;
@@ -129,7 +112,7 @@ void Server::on_writable(std::uint32_t slot) {
   }
 }
 
-void Server::response_done(std::uint32_t slot) {
+void Connections::response_done(std::uint32_t slot) {
   Connection& c = table_.at(slot);
   std::free(c.out);
   c.out = nullptr;
@@ -145,7 +128,7 @@ void Server::response_done(std::uint32_t slot) {
   if (more) defer(slot);
 }
 
-void Server::resume(std::uint32_t slot) {
+void Connections::resume(std::uint32_t slot) {
   Connection& c = table_.at(slot);
   if (c.state == ConnState::kLingering) {
     drain_lingering(slot);
@@ -161,96 +144,6 @@ void Server::resume(std::uint32_t slot) {
   } else if (c.has(kPeerClosed)) {
     close_connection(slot);  // a partial head after the peer's FIN never completes
   }
-}
-
-// ---- closing ----------------------------------------------------------------
-
-void Server::finish_connection(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  if (c.has(kPeerClosed)) {
-    close_connection(slot);
-    return;
-  }
-  std::free(c.in);
-  c.in = nullptr;
-  shutdown(c.fd, SHUT_WR);
-  bool unread = c.has(kReadPending);
-  c.state = ConnState::kLingering;
-  c.flags = 0;
-  timers_.arm(slot, kLingerMs);
-  // Reading now could clobber the scratch buffer under a caller's parsed request
-  // (respond() runs inside JS, inside parsing): drain on the idle pass instead.
-  if (unread) defer(slot);
-}
-
-void Server::drain_lingering(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  std::size_t total = 0;
-  for (;;) {
-    ssize_t n = recv(c.fd, scratch_.get(), kReadScratchBytes, 0);
-    if (n > 0) {
-      total += static_cast<std::size_t>(n);
-      if (total > kMaxLingerBytes) break;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
-    break;  // EOF or error
-  }
-  close_connection(slot);
-}
-
-void Server::on_peer_gone(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  if (c.state == ConnState::kOutstanding && c.has(kHeld)) {
-    report_closed_and_close(slot);
-    return;
-  }
-  close_connection(slot);
-}
-
-void Server::on_peer_half_closed(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  switch (c.state) {
-    case ConnState::kOutstanding:
-      if (c.has(kHeld)) {
-        report_closed_and_close(slot);
-      } else {
-        // JS has the request (or will in this batch) and answers it; the answer
-        // is written and the connection closed then.
-        c.flags |= kPeerClosed;
-      }
-      return;
-    case ConnState::kWriting:
-      // Requests it sent before its FIN are still answered (response_done).
-      c.flags |= kPeerClosed;
-      return;
-    case ConnState::kHead:
-      if (c.has(kDeferred) && c.in != nullptr && c.in->len > 0) {
-        // Pipelined requests wait for the idle pass: answer them, then close.
-        c.flags |= kPeerClosed;
-        return;
-      }
-      // Nothing outstanding, and a partial head can no longer complete.
-      close_connection(slot);
-      return;
-    case ConnState::kLingering:
-      close_connection(slot);
-      return;
-    case ConnState::kFree:
-      return;
-  }
-}
-
-void Server::close_connection(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  timers_.cancel(slot);
-  if (c.has(kHeld)) --held_;
-  std::free(c.in);
-  std::free(c.out);
-  ::close(c.fd);  // also leaves the epoll set
-  acceptor_.admission().closed();
-  table_.release(slot);
 }
 
 }  // namespace megacomet
