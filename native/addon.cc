@@ -3,7 +3,7 @@
 #include <napi.h>
 
 #include "engine.h"
-#include "listener.h"
+#include "acceptor.h"
 
 namespace megacomet {
 

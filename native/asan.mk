@@ -5,7 +5,7 @@
 #   make -f native/asan.mk test     run test/engine-*.ts with it
 #
 # Node itself is not instrumented, so libasan is preloaded into it and the
-# tests pick the build through MEGACOMET_ADDON (see src/native.ts). Leak
+# tests pick the build through MEGACOMET_ADDON (see src/engine/binding.ts). Leak
 # detection is off: Node does not free everything at exit. The vptr check is
 # off: it probes memory through a pipe, which fails (a false report) in
 # test/engine-fd-limit.ts, where the process has no file descriptor left.

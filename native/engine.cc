@@ -6,6 +6,7 @@
 #include <string>
 
 #include "connection_table.h"
+#include "header_text.h"
 
 namespace megacomet {
 
@@ -85,8 +86,9 @@ bool shared_connections_option(Napi::Env env, const Napi::Object& options, Serve
   return true;
 }
 
-// A non-empty string of visible ASCII and spaces (it ends up in a header or in
-// an error message). Throws and returns false otherwise.
+// A string that passes is_header_text() (header_text.h): the engine writes it
+// out as given, into a header or an error message. Throws and returns false
+// otherwise. A contract check: the TypeScript config validates the flags first.
 bool option_text(Napi::Env env, const Napi::Object& options, const char* name, std::string* out) {
   Napi::Value v = options.Get(name);
   if (env.IsExceptionPending()) return false;
@@ -97,9 +99,7 @@ bool option_text(Napi::Env env, const Napi::Object& options, const char* name, s
     return false;
   }
   std::string s = v.As<Napi::String>().Utf8Value();
-  bool ok = !s.empty() && s.size() <= 1024;
-  for (unsigned char ch : s) ok = ok && ch >= 0x20 && ch < 0x7F;
-  if (!ok) {
+  if (!is_header_text(s)) {
     Napi::TypeError::New(env, expected + describe(v)).ThrowAsJavaScriptException();
     return false;
   }

@@ -1,8 +1,8 @@
-// The N-API boundary of the engine: the JS class `Engine` (see src/native.ts).
-// It converts JS values into the plain structs of server.h and back, hands the
-// event batch to the JS callback, and ties the server's lifetime to the JS
-// object and to the Node environment (worker thread) it lives in. Nothing below
-// this file sees napi.
+// The N-API boundary of the engine: the JS class `Engine` (see src/engine/binding.ts).
+// It converts JS values into the plain structs of server.h (and connections.h,
+// which server.h includes) and back, hands the event batch to the JS callback,
+// and ties the server's lifetime to the JS object and to the Node environment
+// (worker thread) it lives in. Nothing below this file sees napi.
 #pragma once
 
 #include <napi.h>

@@ -1,14 +1,12 @@
 // The batch of events handed to JavaScript once per loop iteration, written into
 // a buffer the engine owns (the JS-visible `engine.events` ArrayBuffer).
 //
-// This file and src/native.ts are the two places that know the record layout
+// This file and src/engine/events.ts (the one JS decoder) are the two places that know the record layout
 // (little-endian; every record starts on a 4-byte boundary):
 //
 //   0      1        2           4        8         12         14        16
 //   | type | method | targetLen |  slot  |   gen   | acrhLen  | (zero)  | target | acrh |
 //   |  u8  |   u8   |    u16    |  u32   |   u32   |   u16    |   u16   |        |      |
-//
-// The JS side calls the slot field `fd` (see src/native.ts for why).
 #pragma once
 
 #include <bit>
@@ -52,6 +50,16 @@ class EventBatch {
   std::size_t capacity_;
   std::size_t bytes_ = 0;
   std::uint32_t count_ = 0;
+};
+
+// Receives the event batch. deliver() may call respond(), hold(), drain() and
+// close() on the server; it must not return before it has read the events.
+class EventSink {
+ public:
+  virtual void deliver(std::uint32_t count, std::uint32_t bytes) = 0;
+
+ protected:
+  ~EventSink() = default;
 };
 
 }  // namespace megacomet

@@ -22,6 +22,11 @@ struct uv_loop_s;
 
 namespace megacomet {
 
+// The period of the repeating tick, the engine's unit of coarse time: a timer
+// fires between its time and one tick later, and a listener paused for want of
+// file descriptors tries again on the next tick.
+inline constexpr std::uint32_t kTickMs = 100;
+
 // What the loop calls back into. All calls happen on the loop's thread.
 class LoopHandler {
  public:

@@ -17,7 +17,7 @@
 
 namespace megacomet {
 
-// Matches ResponseKind in src/native.ts.
+// Matches ResponseKind in src/engine/binding.ts.
 enum class ResponseKind : std::uint8_t {
   kJson = 0,   // application/json; charset=utf-8
   kJsonp = 1,  // application/javascript; charset=utf-8 + X-Content-Type-Options: nosniff
@@ -53,8 +53,8 @@ inline constexpr int kResponseMaxIov = 6;
 
 class ResponseTemplates {
  public:
-  // `cors_origin` is the Access-Control-Allow-Origin value (checked by the caller:
-  // visible ASCII and spaces only).
+  // `cors_origin` is the Access-Control-Allow-Origin value (checked by the caller
+  // with is_header_text(), header_text.h).
   explicit ResponseTemplates(std::string_view cors_origin);
 
   // Gathers `spec` into iov[0..return) using `tail` (kResponseTailBytes, owned by

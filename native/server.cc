@@ -1,23 +1,36 @@
-// Server lifecycle, accepting, timers and event hand-over. The bytes of one
-// connection are in server_requests.cc (read, parse) and server_responses.cc
-// (write, close).
 #include "server.h"
 
-#include <atomic>
-
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cstdlib>
-
-#include "listener.h"
-#include "server_constants.h"
+#include "errno_text.h"
 
 namespace megacomet {
+
+namespace {
+
+// Fairness bounds per libuv wake-up; the epoll fd stays readable, so the rest
+// is picked up on the next iteration (the listener's bound is in acceptor.h).
+constexpr int kEpollBatch = 512;
+constexpr int kMaxEpollRounds = 8;
+
+AcceptorConfig acceptor_config(const ServerConfig& c) {
+  AcceptorConfig a;
+  a.host = c.host;
+  a.port = c.port;
+  a.backlog = c.backlog;
+  a.max_connections = c.max_connections;
+  a.shared_connections = c.shared_connections;
+  return a;
+}
+
+ConnectionConfig connection_config(const ServerConfig& c) {
+  ConnectionConfig a;
+  a.head_timeout_ms = c.head_timeout_ms;
+  a.keep_alive_timeout_ms = c.keep_alive_timeout_ms;
+  return a;
+}
+
+}  // namespace
 
 Server::Busy::~Busy() {
   if (--s_->busy_ == 0 && s_->closing_ && !s_->closed_) s_->finish_close();
@@ -25,29 +38,32 @@ Server::Busy::~Busy() {
 
 Server::Server(const ServerConfig& config, uv_loop_s* loop, std::uint8_t* events,
                std::size_t events_capacity, EventSink* sink)
-    : config_(config),
+    : max_connections_(config.max_connections),
       templates_(config.cors_origin),
       loop_(loop, this),
-      events_(events, events_capacity),
-      sink_(sink) {}
+      acceptor_(acceptor_config(config), &loop_, templates_.error(HttpError::kServiceUnavailable)),
+      connections_(connection_config(config), &templates_, &loop_, &acceptor_.admission(), events,
+                   events_capacity, sink) {}
 
 Server::~Server() {
   close(nullptr, nullptr);
   if (!closed_) finish_close();
 }
 
+// ---- lifecycle ------------------------------------------------------------------
+
 int Server::listen(std::string* error) {
   if (closing_) {
     *error = "the engine is closed; create a new one";
     return -1;
   }
-  if (listening_ || draining_) {
+  if (listening_ || connections_.draining()) {
     *error = "listen() may be called once, and not after drain()";
     return -1;
   }
   // A failed listen() (say EADDRINUSE) may be retried: set these up once.
-  if (table_.records() == nullptr && !table_.init(config_.max_connections)) {
-    *error = "cannot reserve the connection table for " + std::to_string(config_.max_connections) +
+  if (!connections_.reserve(max_connections_)) {
+    *error = "cannot reserve the connection table for " + std::to_string(max_connections_) +
              " connections: " + describe_errno(errno) + "; lower maxConnections";
     return -1;
   }
@@ -55,35 +71,32 @@ int Server::listen(std::string* error) {
     *error = "cannot create an epoll set: " + describe_errno(errno);
     return -1;
   }
-  listen_fd_ = open_listener(config_.host, config_.port, config_.backlog, error);
-  if (listen_fd_ < 0) return -1;
-  int port = bound_port(listen_fd_);
-  if (!loop_.add(listen_fd_, EPOLLIN, kListenerData)) {
-    *error = "cannot watch the listening socket: " + describe_errno(errno);
-    close_listener();
-    return -1;
-  }
+  int port = acceptor_.open(error);
+  if (port < 0) return -1;
   int rc = loop_.start();
   if (rc != 0) {
     *error = std::string("cannot watch the epoll set from the libuv loop: error ") + std::to_string(rc);
-    close_listener();
+    acceptor_.stop();
     return -1;
   }
-  wheel_ = std::make_unique<TimerWheel>(kWheelSlots, &table_.records()->timer, sizeof(Connection));
   scratch_ = std::make_unique<char[]>(kReadScratchBytes);
   ready_ = std::make_unique<epoll_event[]>(kEpollBatch);
-  expired_.reserve(1024);
-  deferred_.reserve(1024);
-  deferred_now_.reserve(1024);
-  reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  origin_ms_ = loop_.now_ms();
+  connections_.start(scratch_.get());
+  acceptor_.start(scratch_.get(), kReadScratchBytes);
   listening_ = true;
   return port;
+}
+
+void Server::drain() {
+  if (closing_ || connections_.draining()) return;
+  acceptor_.stop();
+  connections_.drain();
 }
 
 void Server::close(void (*done)(void*), void* arg) {
   if (closing_) return;
   closing_ = true;
+  connections_.stop();
   close_done_ = done;
   close_arg_ = arg;
   if (busy_ == 0) finish_close();
@@ -91,64 +104,30 @@ void Server::close(void (*done)(void*), void* arg) {
 
 void Server::finish_close() {
   closed_ = true;
-  for (std::uint32_t slot = 0; slot < table_.high_water(); ++slot) {
-    Connection& c = table_.at(slot);
-    if (c.state == ConnState::kFree) continue;
-    std::free(c.in);
-    std::free(c.out);
-    ::close(c.fd);
-    table_.release(slot);
-  }
-  connections_ = 0;
-  held_ = 0;
-  close_listener();
-  if (reserve_fd_ >= 0) {
-    ::close(reserve_fd_);
-    reserve_fd_ = -1;
-  }
+  connections_.close_all();
+  acceptor_.close();
   void (*done)(void*) = close_done_;
   close_done_ = nullptr;
   loop_.shutdown(done, close_arg_);
 }
 
-void Server::close_listener() {
-  if (listen_fd_ < 0) return;
-  ::close(listen_fd_);  // leaves the epoll set with it
-  listen_fd_ = -1;
-  listener_paused_ = false;
-}
-
-void Server::drain() {
-  if (closing_ || draining_) return;
-  draining_ = true;
-  close_listener();
-  for (std::uint32_t slot = 0; slot < table_.high_water(); ++slot) {
-    Connection& c = table_.at(slot);
-    if (c.state == ConnState::kHead) {
-      close_connection(slot);
-    } else if (c.state == ConnState::kWriting) {
-      c.flags |= kCloseAfterWrite;
-    }
-  }
-}
-
 ServerStats Server::stats() const {
   ServerStats s;
-  s.connections = connections_;
-  s.held = held_;
-  s.accepted = accepted_;
-  s.refused = refused_;
-  s.bad_requests = bad_requests_;
+  s.connections = acceptor_.open();
+  s.held = connections_.held();
+  s.accepted = acceptor_.accepted();
+  s.refused = acceptor_.refused();
+  s.bad_requests = connections_.bad_requests();
   return s;
 }
 
-// ---- loop callbacks ---------------------------------------------------------
+// ---- loop callbacks -----------------------------------------------------------
 
 void Server::on_epoll_ready() {
   Busy busy(this);
   for (int round = 0; round < kMaxEpollRounds && !closing_; ++round) {
     // Safe here and only here: no event of an earlier batch is in hand.
-    table_.recycle();
+    connections_.recycle();
     int n = loop_.wait(ready_.get(), kEpollBatch);
     for (int i = 0; i < n && !closing_; ++i) dispatch(ready_[i]);
     if (n < kEpollBatch) break;
@@ -160,243 +139,32 @@ void Server::on_epoll_ready() {
 void Server::dispatch(const epoll_event& ev) {
   std::uint32_t slot = static_cast<std::uint32_t>(ev.data.u64);
   if (slot == kListenerData) {
-    accept_ready();
+    acceptor_.on_ready([this](int fd) { return connections_.adopt(fd); });
     return;
   }
-  if (!table_.live(slot)) return;  // closed earlier in this batch
-  std::uint32_t e = ev.events;
-  if (e & (EPOLLERR | EPOLLHUP)) {
-    on_peer_gone(slot);
-    return;
-  }
-  Connection& c = table_.at(slot);
-  if ((e & EPOLLOUT) && c.state == ConnState::kWriting) on_writable(slot);
-  if ((e & EPOLLIN) && c.state != ConnState::kFree) read_input(slot);
-  if ((e & EPOLLRDHUP) && c.state != ConnState::kFree) on_peer_half_closed(slot);
+  connections_.on_ready(slot, ev.events);
 }
 
 void Server::on_tick() {
   Busy busy(this);
   if (closing_) return;
-  std::uint32_t now = static_cast<std::uint32_t>((loop_.now_ms() - origin_ms_) / kTickMs);
-  wheel_->advance(now, &expired_);
-  // expired_ is not touched by anything on_timer can cause (JS cannot run the wheel).
-  for (std::size_t i = 0; i < expired_.size() && !closing_; ++i) on_timer(expired_[i]);
+  connections_.on_tick();
   if (closing_) return;
-  if (listener_paused_) resume_listener();
-  if (wheel_->size() == 0) loop_.stop_ticks();
+  acceptor_.on_tick();
+  if (!connections_.timing()) loop_.stop_ticks();
 }
 
 void Server::on_idle() {
   Busy busy(this);
   if (closing_) return;
-  run_deferred();
+  connections_.run_deferred();
 }
 
 void Server::on_check() {
   Busy busy(this);
   if (closing_) return;
-  flush();
-  if (!closing_ && deferred_.empty() && events_.empty()) loop_.sleep();
-}
-
-// ---- accepting --------------------------------------------------------------
-
-void Server::accept_ready() {
-  if (listen_fd_ < 0 || listener_paused_) return;
-  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      switch (errno) {
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-          continue;
-        case EAGAIN:
-          return;
-        case EMFILE:
-        case ENFILE:
-          shed_with_reserve();
-          return;
-        default:  // ENOBUFS, ENOMEM: the kernel is short; try again next tick
-          pause_listener();
-          return;
-      }
-    }
-    if (draining_ || connections_ >= config_.max_connections || !take_shared_budget()) {
-      refuse(fd);
-      continue;
-    }
-    std::uint32_t slot = table_.acquire(fd);
-    if (slot == kNoSlot) {
-      give_back_shared_budget();
-      refuse(fd);
-      continue;
-    }
-    // Whole responses go out in one sendmsg; without this, a pipelined answer
-    // behind an unacknowledged one waits for the peer's delayed ACK.
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!loop_.add(fd, kConnectionEvents, slot)) {
-      ::close(fd);
-      table_.release(slot);
-      give_back_shared_budget();
-      ++refused_;
-      continue;
-    }
-    ++connections_;
-    ++accepted_;
-    arm(slot, config_.head_timeout_ms);
-  }
-}
-
-// The shared counter is only ever changed with atomic read-modify-writes, so
-// engines on other threads see every increment and decrement; a failed take is
-// undone at once, so the count never stays above the limit.
-bool Server::take_shared_budget() {
-  if (config_.shared_connections == nullptr) return true;
-  std::atomic_ref<std::int32_t> count(*config_.shared_connections);
-  if (count.fetch_add(1) >= static_cast<std::int32_t>(config_.max_connections)) {
-    count.fetch_sub(1);
-    return false;
-  }
-  return true;
-}
-
-void Server::give_back_shared_budget() {
-  if (config_.shared_connections == nullptr) return;
-  std::atomic_ref<std::int32_t>(*config_.shared_connections).fetch_sub(1);
-}
-
-// Out of file descriptors: accept() fails and the listener stays readable, so a
-// level-triggered loop would spin. Free the spare fd, accept one connection, tell
-// it 503 and close it, take the spare back; repeat while that makes progress.
-void Server::shed_with_reserve() {
-  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
-    if (reserve_fd_ < 0) break;
-    ::close(reserve_fd_);
-    reserve_fd_ = -1;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int err = errno;
-    if (fd >= 0) refuse(fd);
-    reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (err == EAGAIN) return;  // backlog empty
-      break;                      // another thread took the fd: wait a tick
-    }
-  }
-  pause_listener();
-}
-
-void Server::refuse(int fd) {
-  // Read what already arrived so close() sends FIN rather than RST, which could
-  // destroy the 503 before the client reads it.
-  ssize_t ignored = recv(fd, scratch_.get(), kReadScratchBytes, MSG_DONTWAIT);
-  (void)ignored;
-  std::string_view r = templates_.error(HttpError::kServiceUnavailable);
-  ignored = send(fd, r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::close(fd);
-  ++refused_;
-}
-
-void Server::pause_listener() {
-  if (listen_fd_ < 0 || listener_paused_) return;
-  loop_.modify(listen_fd_, 0, kListenerData);
-  listener_paused_ = true;
-  loop_.start_ticks(kTickMs);
-}
-
-void Server::resume_listener() {
-  listener_paused_ = false;
-  if (listen_fd_ >= 0) loop_.modify(listen_fd_, EPOLLIN, kListenerData);
-}
-
-// ---- timers -----------------------------------------------------------------
-
-std::uint32_t Server::deadline_after(std::uint32_t ms) const {
-  // The first tick whose start is at or after now + ms: never early, at most one
-  // tick (plus the loop's lateness) late.
-  std::uint64_t at = loop_.now_ms() - origin_ms_ + ms;
-  return static_cast<std::uint32_t>((at + kTickMs - 1) / kTickMs);
-}
-
-void Server::arm(std::uint32_t slot, std::uint32_t ms) {
-  wheel_->schedule(slot, deadline_after(ms));
-  loop_.start_ticks(kTickMs);
-}
-
-void Server::on_timer(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  // Closed, or re-armed, since the tick collected it.
-  if (c.state == ConnState::kFree || wheel_->scheduled(slot)) return;
-  switch (c.state) {
-    case ConnState::kHead:       // head not complete in time, or keep-alive idle
-    case ConnState::kWriting:    // the peer stopped reading
-    case ConnState::kLingering:  // the peer never closed its side
-      close_connection(slot);
-      return;
-    case ConnState::kOutstanding:
-      if (!c.has(kHeld)) return;
-      if (!make_room(kEventHeaderBytes)) return;
-      // make_room may have run JS, which may have answered or re-held it.
-      if (c.state != ConnState::kOutstanding || !c.has(kHeld) || wheel_->scheduled(slot)) return;
-      events_.append(EventType::kTimeout, 0, slot, c.gen, {}, {});
-      loop_.wake();
-      return;
-    case ConnState::kFree:
-      return;
-  }
-}
-
-// ---- events -----------------------------------------------------------------
-
-bool Server::make_room(std::size_t bytes) {
-  if (!events_.fits(bytes)) flush();
-  return !closing_;
-}
-
-void Server::flush() {
-  if (events_.empty()) return;
-  std::uint32_t count = events_.count();
-  std::uint32_t bytes = events_.bytes();
-  // Nothing JS can call appends events (its work is deferred), so the records
-  // stay intact while it reads them.
-  sink_->deliver(count, bytes);
-  events_.clear();
-}
-
-void Server::defer(std::uint32_t slot) {
-  Connection& c = table_.at(slot);
-  if (c.has(kDeferred)) return;
-  c.flags |= kDeferred;
-  deferred_.push_back(slot);
-  loop_.wake();
-}
-
-void Server::run_deferred() {
-  deferred_now_.swap(deferred_);
-  for (std::size_t i = 0; i < deferred_now_.size() && !closing_; ++i) {
-    std::uint32_t slot = deferred_now_[i];
-    Connection& c = table_.at(slot);
-    // A slot closed meanwhile has no flags; one reused meanwhile was queued anew.
-    if (c.state == ConnState::kFree || !c.has(kDeferred)) continue;
-    c.flags &= static_cast<std::uint8_t>(~kDeferred);
-    resume(slot);
-  }
-  deferred_now_.clear();
-}
-
-void Server::report_closed_and_close(std::uint32_t slot) {
-  if (!make_room(kEventHeaderBytes)) return;
-  Connection& c = table_.at(slot);
-  if (c.state == ConnState::kFree) return;
-  // JS may have answered it while make_room ran it: nothing to report then, but
-  // the peer is gone all the same.
-  if (c.state == ConnState::kOutstanding && c.has(kHeld)) {
-    events_.append(EventType::kClosed, 0, slot, c.gen, {}, {});
-    loop_.wake();
-  }
-  close_connection(slot);
+  connections_.flush();
+  if (!closing_ && connections_.idle()) loop_.sleep();
 }
 
 }  // namespace megacomet

@@ -1,39 +1,36 @@
-// The per-thread HTTP/1.1 engine: one listening socket (SO_REUSEPORT), one epoll
-// set, one connection table, one timer wheel, one event batch. No napi here:
-// engine.cc converts JS values into the plain types below and back.
+// The per-thread HTTP/1.1 engine as the N-API layer sees it: one epoll set
+// watched from the thread's libuv loop, and the parts that share it. The Server
+// itself holds no connection state; it coordinates:
 //
-// Life of a request:
-//   accept4 -> kHead (head timer) -> bytes read into the scratch buffer and parsed
-//   in place -> REQUEST event (generation bumped, handle = gen * 2^24 + slot) ->
-//   kOutstanding (JS may hold() it: timer -> TIMEOUT event; peer close -> CLOSED
-//   event) -> respond(): head from templates + body in one sendmsg -> the unsent
-//   rest, if any, waits for EPOLLOUT in kWriting -> kHead again (keep-alive timer;
-//   pipelined bytes parsed on the next idle pass) or a lingering close.
+//   Acceptor      acceptor.h      listening socket, admission, 503, fd shortage
+//   Connections   connections.h   the connection state machine, its deadlines
+//                                 and the event batch handed to JS
+//   EventLoop     event_loop.h    the epoll set and the four libuv handles
 //
-// Readiness is edge-triggered for connections (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET,
-// registered once at accept, never modified): a held poll costs no epoll_ctl at
-// all, and a response that must wait for EPOLLOUT needs no MOD before and after.
-// The price is that reading may stop before EAGAIN only if the connection
-// remembers it (kReadPending); a short read means the socket was drained. The
-// listening socket is level-triggered so accepting can stop after a bounded
-// number per wake-up and resume on the next one.
+// The Server owns their lifecycle (listen, drain, close, including a close
+// requested from inside JS), routes each epoll event to the acceptor or to a
+// connection, and runs the loop's phases: readiness, ticks, the idle pass for
+// deferred work, and the check phase, the one place the events collected during
+// an iteration are handed to JS in one call. No napi here: engine.cc converts
+// JS values into the plain types below and back.
 //
-// Events are collected during a loop iteration and handed to JS in one call from
-// the check phase. respond()/hold()/drain() never call into JS; work they cause
-// (parsing a pipelined request) runs in the next idle pass.
+// respond()/hold()/drain() never call into JS; work they cause (parsing a
+// pipelined request) runs in the next idle pass. They cost one direct call over
+// the Connections method they forward to, inlined here.
 #pragma once
+
+#include <sys/epoll.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "connection_table.h"
+#include "acceptor.h"
+#include "connections.h"
 #include "event_batch.h"
 #include "event_loop.h"
 #include "http_response.h"
-#include "timer_wheel.h"
 
 namespace megacomet {
 
@@ -42,11 +39,7 @@ struct ServerConfig {
   std::uint16_t port = 0;
   int backlog = 511;
   std::uint32_t max_connections = 1;
-  // When set, max_connections limits the connections of every engine sharing
-  // this counter (one Int32 in a SharedArrayBuffer, owned by JS and kept alive
-  // by the Engine), not this engine's alone: the kernel spreads accepts over
-  // the threads unevenly, so an even per-thread split would refuse early.
-  std::int32_t* shared_connections = nullptr;
+  std::int32_t* shared_connections = nullptr;  // see AcceptorConfig
   std::uint32_t head_timeout_ms = 10000;
   std::uint32_t keep_alive_timeout_ms = 60000;
   std::string cors_origin = "*";
@@ -58,26 +51,6 @@ struct ServerStats {
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;
   std::uint64_t bad_requests = 0;
-};
-
-// The body and head of one response, as JS gave them.
-struct ResponseInput {
-  std::uint16_t status;
-  ResponseKind kind;
-  const char* body;
-  std::size_t body_len;
-  const char* extra_headers;
-  std::size_t extra_len;
-};
-
-// Receives the event batch. deliver() may call respond(), hold(), drain() and
-// close() on the server; it must not return before it has read the events.
-class EventSink {
- public:
-  virtual void deliver(std::uint32_t count, std::uint32_t bytes) = 0;
-
- protected:
-  ~EventSink() = default;
 };
 
 class Server final : private LoopHandler {
@@ -94,8 +67,12 @@ class Server final : private LoopHandler {
   int listen(std::string* error);
 
   // False, doing nothing, when (slot, gen) is not an outstanding request.
-  bool respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput& response);
-  bool hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms);
+  bool respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput& response) {
+    return connections_.respond(slot, gen, response);
+  }
+  bool hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms) {
+    return connections_.hold(slot, gen, timeout_ms);
+  }
   void drain();
   // Hard stop. `done(arg)` runs once the libuv handles are closed (maybe later,
   // maybe at once). Called during an event delivery, the stop completes when the
@@ -127,76 +104,23 @@ class Server final : private LoopHandler {
     Server* s_;
   };
 
-  // server.cc: lifecycle, accepting, timers, events.
   void finish_close();
   void dispatch(const epoll_event& ev);
-  void accept_ready();
-  void shed_with_reserve();
-  bool take_shared_budget();
-  void give_back_shared_budget();
-  void refuse(int fd);
-  void pause_listener();
-  void resume_listener();
-  void close_listener();
-  std::uint32_t deadline_after(std::uint32_t ms) const;
-  void arm(std::uint32_t slot, std::uint32_t ms);
-  void on_timer(std::uint32_t slot);
-  bool make_room(std::size_t bytes);
-  void flush();
-  void defer(std::uint32_t slot);
-  void run_deferred();
-  void report_closed_and_close(std::uint32_t slot);
 
-  // server_requests.cc: reading and parsing.
-  bool wants_input(const Connection& c) const;
-  // Bytes of later requests are buffered or may wait in the kernel.
-  bool has_more_input(const Connection& c) const;
-  void read_input(std::uint32_t slot);
-  void consume_input(std::uint32_t slot, const char* data, std::size_t len);
-  void parse_head(std::uint32_t slot, const char* data, std::size_t len, bool buffered,
-                  bool head_started);
-  void answer_error(std::uint32_t slot, HttpError error);
-  // server_responses.cc: writing and closing.
-  void write_response(std::uint32_t slot, const iovec* iov, int iov_count, std::size_t total);
-  void on_writable(std::uint32_t slot);
-  void response_done(std::uint32_t slot);
-  void resume(std::uint32_t slot);
-  void finish_connection(std::uint32_t slot);
-  void drain_lingering(std::uint32_t slot);
-  void on_peer_gone(std::uint32_t slot);
-  void on_peer_half_closed(std::uint32_t slot);
-  void close_connection(std::uint32_t slot);
-
-  ServerConfig config_;
-  ResponseTemplates templates_;
+  std::uint32_t max_connections_;
+  ResponseTemplates templates_;  // shared by the acceptor (503) and the connections
   EventLoop loop_;
-  ConnectionTable table_;
-  std::unique_ptr<TimerWheel> wheel_;
-  EventBatch events_;
-  EventSink* sink_;
+  Acceptor acceptor_;
+  Connections connections_;
   std::unique_ptr<char[]> scratch_;       // every read lands here first
-  std::vector<std::uint32_t> expired_;    // timer ids of the current tick
-  std::vector<std::uint32_t> deferred_;   // slots with work for the next idle pass
-  std::vector<std::uint32_t> deferred_now_;
   std::unique_ptr<epoll_event[]> ready_;  // one epoll_wait batch
 
-  int listen_fd_ = -1;
-  int reserve_fd_ = -1;  // spare fd, closed to accept-and-refuse when out of fds
-  std::uint64_t origin_ms_ = 0;
   int busy_ = 0;
   bool listening_ = false;
-  bool listener_paused_ = false;
-  bool draining_ = false;
   bool closing_ = false;
   bool closed_ = false;
   void (*close_done_)(void*) = nullptr;
   void* close_arg_ = nullptr;
-
-  std::uint64_t connections_ = 0;
-  std::uint64_t held_ = 0;
-  std::uint64_t accepted_ = 0;
-  std::uint64_t refused_ = 0;
-  std::uint64_t bad_requests_ = 0;
 };
 
 }  // namespace megacomet

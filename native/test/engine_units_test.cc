@@ -1,5 +1,6 @@
 // Unit tests of the engine's pure parts: the timer wheel, the connection table
-// (slots, generations, lazily backed memory) and the prebuilt responses.
+// (slots, generations, lazily backed memory), the prebuilt responses and the
+// rule for header text.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "../connection_table.h"
+#include "../header_text.h"
 #include "../http_response.h"
 #include "../timer_wheel.h"
 #include "tiny_test.h"
@@ -323,5 +325,30 @@ TINY_TEST(error_responses_are_complete_and_close) {
     c.expect(head.find("Access-Control-Allow-Origin: *\r\n") != std::string::npos, "CORS");
     c.expect(head.find("Content-Type: application/json; charset=utf-8\r\n") != std::string::npos, "JSON");
     c.expect_eq(body, std::string("{\"error\":\"") + info.code + "\",\"message\":\"" + info.message + "\"}", "body");
+  }
+}
+
+TINY_TEST(header_text_is_visible_ascii_and_spaces_up_to_1024_bytes) {
+  struct Row {
+    const char* name;
+    std::string text;
+    bool ok;
+  };
+  const Row rows[] = {
+      {"a star", "*", true},
+      {"an origin", "https://example.test:8443", true},
+      {"spaces and every visible byte", " !\"#~}|{`_^]\\[@?>=<;:/.-,+*)('&%$", true},
+      {"1024 bytes", std::string(1024, 'a'), true},
+      {"empty", "", false},
+      {"1025 bytes", std::string(1025, 'a'), false},
+      {"CR LF (would inject a header)", "https://a.test\r\nSet-Cookie: x=1", false},
+      {"a tab", "a\tb", false},
+      {"NUL", std::string("a\0b", 3), false},
+      {"DEL", "a\x7F", false},
+      {"UTF-8", "https://caf\xC3\xA9.test", false},
+  };
+  for (const Row& row : rows) {
+    tiny_test::Case c("header text", row.name);
+    c.expect_eq(megacomet::is_header_text(row.text), row.ok, "is_header_text(" + tiny_test::show(row.text) + ")");
   }
 }

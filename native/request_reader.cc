@@ -1,5 +1,8 @@
-// Reading and parsing requests on one connection. See server.h for the states
-// and why readiness is edge-triggered.
+// The reading half of the connection state machine: bytes from the socket into
+// the scratch buffer, request heads parsed in place and reported as REQUEST
+// events, request bodies dropped, pipelined bytes kept for later, and the
+// engine's own error answers to heads it refuses. See connections.h for the
+// states and why readiness is edge-triggered.
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -7,19 +10,16 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "connections.h"
 #include "http_parser.h"
-#include "server.h"
-#include "server_constants.h"
 
 namespace megacomet {
 
-// ---- requests ---------------------------------------------------------------
-
-bool Server::has_more_input(const Connection& c) const {
+bool Connections::has_more_input(const Connection& c) const {
   return (c.in != nullptr && c.in->len > 0) || c.has(kReadPending);
 }
 
-bool Server::wants_input(const Connection& c) const {
+bool Connections::wants_input(const Connection& c) const {
   switch (c.state) {
     case ConnState::kHead:
       return true;
@@ -32,10 +32,10 @@ bool Server::wants_input(const Connection& c) const {
   }
 }
 
-void Server::read_input(std::uint32_t slot) {
+void Connections::read_input(std::uint32_t slot) {
   Connection& c = table_.at(slot);
   for (;;) {
-    if (c.state == ConnState::kFree || closing_) return;
+    if (c.state == ConnState::kFree || stopped_) return;
     if (c.state == ConnState::kLingering) {
       drain_lingering(slot);
       return;
@@ -44,9 +44,9 @@ void Server::read_input(std::uint32_t slot) {
       c.flags |= kReadPending;
       return;
     }
-    ssize_t n = recv(c.fd, scratch_.get(), kReadScratchBytes, 0);
+    ssize_t n = recv(c.fd, scratch_, kReadScratchBytes, 0);
     if (n > 0) {
-      consume_input(slot, scratch_.get(), static_cast<std::size_t>(n));
+      consume_input(slot, scratch_, static_cast<std::size_t>(n));
       if (static_cast<std::size_t>(n) < kReadScratchBytes) {
         // A short read drained the socket: the next byte brings a new edge.
         c.flags &= static_cast<std::uint8_t>(~kReadPending);
@@ -68,7 +68,7 @@ void Server::read_input(std::uint32_t slot) {
   }
 }
 
-void Server::consume_input(std::uint32_t slot, const char* data, std::size_t len) {
+void Connections::consume_input(std::uint32_t slot, const char* data, std::size_t len) {
   Connection& c = table_.at(slot);
   if (c.in != nullptr && c.in->discard > 0) {
     std::size_t skip = std::min<std::size_t>(len, c.in->discard);
@@ -97,7 +97,7 @@ void Server::consume_input(std::uint32_t slot, const char* data, std::size_t len
   parse_head(slot, data, len, /*buffered=*/false, /*head_started=*/false);
 }
 
-void Server::parse_head(std::uint32_t slot, const char* data, std::size_t len, bool buffered,
+void Connections::parse_head(std::uint32_t slot, const char* data, std::size_t len, bool buffered,
                         bool head_started) {
   Connection& c = table_.at(slot);
   HttpRequest req;
@@ -109,7 +109,7 @@ void Server::parse_head(std::uint32_t slot, const char* data, std::size_t len, b
         return;
       }
       // The head timeout counts from the head's first byte.
-      if (!head_started) arm(slot, config_.head_timeout_ms);
+      if (!head_started) timers_.arm(slot, config_.head_timeout_ms);
       return;
     case ParseStatus::kError:
       answer_error(slot, HttpError::kBadRequest);
@@ -138,8 +138,8 @@ void Server::parse_head(std::uint32_t slot, const char* data, std::size_t len, b
   c.gen = next_generation(c.gen);
   events_.append(EventType::kRequest, static_cast<std::uint8_t>(req.method), slot, c.gen, req.target,
                  acrh);
-  loop_.wake();
-  wheel_->cancel(slot);
+  loop_->wake();
+  timers_.cancel(slot);
   c.state = ConnState::kOutstanding;
   std::uint8_t kept = c.flags & (kReadPending | kPeerClosed | kDeferred);
   c.flags = static_cast<std::uint8_t>(kept | (req.keep_alive ? kKeepAlive : 0) |
@@ -168,14 +168,14 @@ void Server::parse_head(std::uint32_t slot, const char* data, std::size_t len, b
   byte_buffer_release_if_empty(&c.in);
 }
 
-void Server::answer_error(std::uint32_t slot, HttpError error) {
+void Connections::answer_error(std::uint32_t slot, HttpError error) {
   Connection& c = table_.at(slot);
   if (error != HttpError::kServiceUnavailable) ++bad_requests_;
   std::free(c.in);
   c.in = nullptr;
-  wheel_->cancel(slot);
+  timers_.cancel(slot);
   c.flags = static_cast<std::uint8_t>((c.flags & kPeerClosed) | kCloseAfterWrite);
-  std::string_view r = templates_.error(error);
+  std::string_view r = templates_->error(error);
   iovec iov{const_cast<char*>(r.data()), r.size()};
   write_response(slot, &iov, 1, r.size());
 }
