@@ -190,13 +190,11 @@ bool apply_header(const HttpHeader& header, HttpRequest* out, bool* seen_content
 // Outcome of consuming a line end at the cursor.
 enum class LineEnd { kFound, kNeedMore, kBad };
 
-// Accepts CRLF or a bare LF (RFC 9112 2.2 lets a recipient accept LF); a CR
-// followed by anything but LF is malformed.
+// Accepts CRLF only. RFC 9112 2.2 lets a recipient accept a bare LF, but a
+// proxy in front that does not would see other request boundaries than we do
+// (request smuggling), so a bare LF, like a CR followed by anything but LF, is
+// malformed.
 inline LineEnd consume_line_end(const Byte*& p, const Byte* end) {
-  if (*p == '\n') {
-    ++p;
-    return LineEnd::kFound;
-  }
   if (*p != '\r') return LineEnd::kBad;
   if (p + 1 == end) return LineEnd::kNeedMore;
   if (p[1] != '\n') return LineEnd::kBad;
@@ -228,7 +226,7 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
   const Byte* p = begin;
 
   // Empty lines before the request line (a stray CRLF after a previous
-  // request's body) are skipped, RFC 9112 2.2.
+  // request's body) are skipped, RFC 9112 2.2; a bare LF is refused there too.
   for (;;) {
     if (p == end) return out_of_bytes;
     if (*p != '\r' && *p != '\n') break;

@@ -66,14 +66,17 @@ enum class ParseStatus : std::int8_t {
 // are ever read. On anything but kComplete, *consumed is 0.
 // Every call resets *out first; it never allocates and never throws.
 // Empty lines before the request line (a stray CRLF after a previous body) are
-// skipped (RFC 9112 2.2) and count toward *consumed and the size limit.
-// Accepts CRLF or bare LF line ends; rejects a bare CR, obsolete line folding,
-// more than one SP between request-line parts, NUL and other control bytes in
-// the request line and header values, bytes >= 0x80 in the method (allowed in
-// the target and in values), header names that are not tokens (so also
-// whitespace before the colon), a Content-Length
-// that is not 1*DIGIT, overflows uint64 or differs from another Content-Length,
-// and versions other than HTTP/1.0 and HTTP/1.1. Host is not required.
+// skipped (RFC 9112 2.2) and count toward *consumed and the size limit; only
+// CRLF ones.
+// Line ends are CRLF only: a bare LF anywhere in the head is kError (a proxy
+// that reads bare LF differently could otherwise smuggle a request past us).
+// Also rejects a bare CR, obsolete line folding, more than one SP between
+// request-line parts, NUL and other control bytes in the request line and
+// header values, bytes >= 0x80 in the method (allowed in the target and in
+// values), header names that are not tokens (so also whitespace before the
+// colon), a Content-Length that is not 1*DIGIT, overflows uint64 or differs
+// from another Content-Length, and versions other than HTTP/1.0 and HTTP/1.1.
+// Host is not required.
 ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* out,
                                std::size_t* consumed);
 

@@ -173,7 +173,9 @@ RefOutcome ref_parse(std::string_view window, RefRequest* r) {
     if (lf == std::string_view::npos) return RefOutcome::kIncomplete;
     std::string_view line = window.substr(pos, lf - pos);
     pos = lf + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // CRLF only: a line that does not end in CR before its LF is malformed.
+    if (line.empty() || line.back() != '\r') return RefOutcome::kInvalid;
+    line.remove_suffix(1);
     if (line.find('\r') != std::string_view::npos) return RefOutcome::kInvalid;
     if (state == kLeading) {
       if (line.empty()) continue;
@@ -263,7 +265,7 @@ void check_whole(const char* data, std::size_t input_size, const Outcome& got,
     return;
   }
   CHECK(got.consumed > 0 && got.consumed <= kMaxHeadBytes);
-  CHECK(data[got.consumed - 1] == '\n');
+  CHECK(got.consumed >= 2 && data[got.consumed - 2] == '\r' && data[got.consumed - 1] == '\n');
   CHECK(r.header_count <= kMaxHeaders);
   CHECK(!r.method_text.empty() && !r.target.empty());
   CHECK(inside(r.method_text, data, got.consumed));

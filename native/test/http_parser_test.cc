@@ -259,12 +259,8 @@ const std::vector<CompleteRow> kCompleteRows = {
     {.name = "non-ASCII bytes in a header value",
      .input = "GET / HTTP/1.1\r\nX-Name: Jos\xC3\xA9 \xFF\r\n\r\n",
      .headers = {{"X-Name", "Jos\xC3\xA9 \xFF"}}},
-    {.name = "LF-only line ends", .input = "GET /a HTTP/1.1\nHost: h\nX: y \n\n", .target = "/a",
-     .headers = {{"Host", "h"}, {"X", "y"}}},
-    {.name = "mixed CRLF and LF line ends", .input = "GET /a HTTP/1.1\nHost: h\r\nX: y\n\r\n",
-     .target = "/a", .headers = {{"Host", "h"}, {"X", "y"}}},
     {.name = "leading empty lines are skipped and consumed",
-     .input = "\r\n\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+     .input = "\r\n\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
      .target = "/x",
      .headers = {{"Host", "h"}}},
     {.name = "exactly kMaxHeaders headers", .input = k64Headers, .header_count = kMaxHeaders},
@@ -317,7 +313,7 @@ const std::vector<std::pair<const char*, std::string_view>> kSplitRows = {
     {"typical poll",
      "GET /poll?client=abc&since=123 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
      "Connection: keep-alive\r\nAccept: */*\r\n\r\n"},
-    {"LF-only line ends", "GET /poll?client=a HTTP/1.0\nHost: h\n\n"},
+    {"HTTP/1.0 poll", "GET /poll?client=a HTTP/1.0\r\nHost: h\r\n\r\n"},
     {"leading empty lines", "\r\n\r\nGET / HTTP/1.1\r\nX: y\r\n\r\n"},
     {"preflight", "OPTIONS /poll HTTP/1.1\r\nAccess-Control-Request-Headers: x-a\r\n\r\n"},
     {"Content-Length and trimmed values",
@@ -362,8 +358,8 @@ const std::vector<PipelineRow> kPipelineRows = {
     {"garbage after a head is left to the next parse",
      "GET /a HTTP/1.1\r\n\r\n\x00\x01\x02garbage"sv, 19,
      ParseStatus::kError},
-    {"LF-only heads back to back", "GET /a HTTP/1.1\n\nGET /b HTTP/1.1\n\n", 17,
-     ParseStatus::kComplete, "/b", 17},
+    {"a bare LF after a head is refused by the next parse",
+     "GET /a HTTP/1.1\r\n\r\n\nGET /b HTTP/1.1\r\n\r\n", 19, ParseStatus::kError},
 };
 
 TINY_TEST(pipelined_heads_are_consumed_one_at_a_time) {
@@ -450,6 +446,17 @@ const std::vector<StatusRow> kMalformedRows = {
     {"conflicting Content-Lengths",
      "GET / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\n", ParseStatus::kError},
     {"a header past kMaxHeaders is still checked", k65thHeaderBad, ParseStatus::kError},
+    // Line ends are CRLF only.
+    {"LF-only line ends", "GET /a HTTP/1.1\nHost: h\nX: y\n\n", ParseStatus::kError},
+    {"bare LF ending the request line", "GET /a HTTP/1.1\nHost: h\r\n\r\n", ParseStatus::kError},
+    {"bare LF ending a header line", "GET /a HTTP/1.1\r\nHost: h\nX: y\r\n\r\n",
+     ParseStatus::kError},
+    {"bare LF as the blank line", "GET /a HTTP/1.1\r\nHost: h\r\n\n", ParseStatus::kError},
+    {"CRLF and bare LF mixed", "GET /a HTTP/1.1\nHost: h\r\nX: y\n\r\n", ParseStatus::kError},
+    {"LF CR LF as the blank line", "GET /a HTTP/1.1\r\n\n\r\n", ParseStatus::kError},
+    {"a bare LF as a leading empty line", "\nGET /a HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"a bare LF after a leading CRLF", "\r\n\nGET /a HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"a bare LF in a header value", "GET /a HTTP/1.1\r\nX: a\nb\r\n\r\n", ParseStatus::kError},
 };
 
 // An error must be reported as soon as the offending byte arrives: a client
@@ -465,6 +472,8 @@ const std::vector<StatusRow> kEarlyRows = {
     {"obs-fold before the rest of the line", "GET / HTTP/1.1\r\nX: a\r\n ", ParseStatus::kError},
     {"bad Content-Length before the blank line",
      "GET / HTTP/1.1\r\nContent-Length: 1x\r\n", ParseStatus::kError},
+    {"a bare LF ending the request line", "GET / HTTP/1.1\n", ParseStatus::kError},
+    {"a bare LF as the first byte", "\n", ParseStatus::kError},
     {"the 65th header line starting", k65HeadersNoEnd, ParseStatus::kPartial},
     {"empty input", "", ParseStatus::kPartial},
     {"one method byte", "G", ParseStatus::kPartial},
@@ -557,12 +566,17 @@ const std::vector<SizeRow> kSizeRows = {
     {"a head of exactly the limit followed by more bytes", kHead8192 + "GET / HTTP/1.1\r\n\r\n",
      ParseStatus::kComplete, kMaxHeadBytes},
     {"a complete head one byte over the limit", kHead8193, ParseStatus::kTooLarge},
-    {"a head one byte over the limit, LF-only", kHead8193Lf, ParseStatus::kTooLarge},
+    {"a head over the limit with bare LF line ends is malformed", kHead8193Lf,
+     ParseStatus::kError},
     {"a head whose final byte is the 8193rd", kHead8193.substr(0, kMaxHeadBytes),
      ParseStatus::kTooLarge},
     {"a header value longer than the limit", kLongHeader, ParseStatus::kTooLarge},
     {"leading empty lines filling the limit",
-     repeat('\n', kMaxHeadBytes) + "GET / HTTP/1.1\r\n\r\n",
+     [] {
+       std::string lines;
+       for (std::size_t i = 0; i < kMaxHeadBytes / 2; ++i) lines += "\r\n";
+       return lines + "GET / HTTP/1.1\r\n\r\n";
+     }(),
      ParseStatus::kTooLarge},
     {"an error past the limit is never reached", "GET /" + repeat('a', 9000) + "\x01",
      ParseStatus::kTooLarge},
