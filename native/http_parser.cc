@@ -187,6 +187,61 @@ bool apply_header(const HttpHeader& header, HttpRequest* out, bool* seen_content
   return true;
 }
 
+// The absolute-form schemes accepted (RFC 9112 3.2.2), matched case-insensitively.
+constexpr std::string_view kSchemes[] = {"http://", "https://"};
+
+// True when `prefix`, the request-target bytes received so far, can still
+// grow into a target that set_origin_form accepts. Once it is false it stays
+// false for every longer prefix, so refusing early never refuses a good head.
+bool target_can_start(std::string_view prefix, Method method) {
+  if (prefix.empty() || prefix.front() == '/') return true;
+  if (prefix.front() == '*') return prefix.size() == 1 && method == Method::kOptions;
+  for (const std::string_view scheme : kSchemes) {
+    const std::size_t n = prefix.size() < scheme.size() ? prefix.size() : scheme.size();
+    if (equals_ignoring_case(prefix.substr(0, n), scheme.substr(0, n))) return true;
+  }
+  return false;
+}
+
+// Sets out->target to the origin-form of a complete, non-empty request-target:
+// origin-form as it is, "*" for OPTIONS, and for absolute-form the path and
+// query after the authority ("/" when the path is empty). Returns false for
+// any other target: authority-form, another scheme, a relative path, an empty
+// authority (RFC 9110 4.2.1).
+bool set_origin_form(std::string_view target, HttpRequest* out) {
+  if (target.front() == '/') {
+    out->target = target;
+    return true;
+  }
+  if (target == "*") {
+    out->target = target;
+    return out->method == Method::kOptions;
+  }
+  for (const std::string_view scheme : kSchemes) {
+    if (target.size() <= scheme.size() ||
+        !equals_ignoring_case(target.substr(0, scheme.size()), scheme)) {
+      continue;
+    }
+    const std::string_view rest = target.substr(scheme.size());
+    const std::size_t authority_end = rest.find_first_of("/?");
+    if (authority_end == 0) return false;
+    if (authority_end == std::string_view::npos) {
+      out->target = "/";
+    } else if (rest[authority_end] == '/') {
+      out->target = rest.substr(authority_end);
+    } else {
+      // "http://host?q": the origin-form "/?q" is not a run of the input.
+      // It is shorter than the target, so it fits in kMaxHeadBytes.
+      const std::string_view query = rest.substr(authority_end);
+      out->target_storage[0] = '/';
+      std::memcpy(out->target_storage + 1, query.data(), query.size());
+      out->target = {out->target_storage, query.size() + 1};
+    }
+    return true;
+  }
+  return false;
+}
+
 // Outcome of consuming a line end at the cursor.
 enum class LineEnd { kFound, kNeedMore, kBad };
 
@@ -245,12 +300,17 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
   out->method = method_from_token(out->method_text);
   ++p;
 
+  // The target's form is judged from its bytes so far when they run out, so
+  // "GET health" streamed byte by byte is refused at its "e".
   const Byte* const target_start = p;
   p = skip_words<0x21>(p, end);
   while (p != end && has_class(*p, kTargetByte)) ++p;
-  if (p == end) return out_of_bytes;
+  if (p == end) {
+    return target_can_start(view(target_start, p), out->method) ? out_of_bytes
+                                                                : ParseStatus::kError;
+  }
   if (p == target_start || *p != ' ') return ParseStatus::kError;
-  out->target = view(target_start, p);
+  if (!set_origin_form(view(target_start, p), out)) return ParseStatus::kError;
   ++p;
 
   // HTTP-version is case-sensitive; only 1.0 and 1.1 are spoken here.

@@ -37,7 +37,13 @@ struct HttpHeader {
 struct HttpRequest {
   Method method = Method::kUnknown;
   std::string_view method_text;  // the method token as sent
-  std::string_view target;       // request-target as sent, e.g. "/poll?client=a"
+  // The request-target in origin-form, e.g. "/poll?client=a" (or "*" for
+  // OPTIONS): an absolute-form target "http://host/poll?client=a" is given as
+  // the origin-form part after its authority, "/poll?client=a". A view into
+  // the parsed bytes, except for an absolute-form target with an empty path:
+  // then a static "/" when there is no query, or a view into target_storage
+  // ("/" and the query) when there is one.
+  std::string_view target;
   std::uint8_t version_minor = 1;  // HTTP/1.<minor>; only 0 and 1 are accepted
   bool keep_alive = true;          // after applying the version default and Connection
   std::uint64_t content_length = 0;  // 0 when absent
@@ -45,6 +51,10 @@ struct HttpRequest {
   std::string_view access_control_request_headers;  // empty when absent; the first one if repeated
   std::size_t header_count = 0;  // headers[0..header_count) are the first ones sent, at most kMaxHeaders
   HttpHeader headers[kMaxHeaders];
+  // Holds "/?query" for "http://host?query", the one origin-form that is not a
+  // run of the parsed bytes; target may point here, so a copy of the struct
+  // must not be used for its target. Left uninitialised until needed.
+  char target_storage[kMaxHeadBytes];
 };
 
 enum class ParseStatus : std::int8_t {
@@ -56,18 +66,27 @@ enum class ParseStatus : std::int8_t {
 
 // Parses one request head at the start of [data, data+len).
 // Returns kComplete and sets *consumed (> 0, <= kMaxHeadBytes) when a full head
-// is present; the string_views in *out then point into `data`, which the caller
-// must keep alive and unchanged while it uses them. Bytes after the head (a
-// body, a pipelined request) are not looked at. Returns kPartial when more
-// bytes are needed (and len < kMaxHeadBytes), kTooLarge when len >= kMaxHeadBytes
-// without a complete head (or the complete head is longer than kMaxHeadBytes),
-// kError on any syntax error, even before the head is complete (so a garbage
-// stream is refused at its first bad byte). Only the first kMaxHeadBytes bytes
-// are ever read. On anything but kComplete, *consumed is 0.
+// is present; the string_views in *out then point into `data` (target may
+// instead point to a static "/" or into out->target_storage, see
+// HttpRequest::target), which the caller must keep alive and unchanged while it
+// uses them. Bytes after the head (a body, a pipelined request) are not looked
+// at. Returns kPartial when more bytes are needed (and len < kMaxHeadBytes),
+// kTooLarge when len >= kMaxHeadBytes without a complete head (or the complete
+// head is longer than kMaxHeadBytes), kError on any syntax error, even before
+// the head is complete (so a garbage stream is refused at its first bad byte).
+// Only the first kMaxHeadBytes bytes are ever read. On anything but kComplete,
+// *consumed is 0.
 // Every call resets *out first; it never allocates and never throws.
 // Empty lines before the request line (a stray CRLF after a previous body) are
 // skipped (RFC 9112 2.2) and count toward *consumed and the size limit; only
 // CRLF ones.
+// The request-target must be origin-form ("/" first), "*" with OPTIONS only,
+// or absolute-form with the scheme http:// or https:// (case-insensitive) and
+// a non-empty authority (RFC 9112 3.2, RFC 9110 4.2.1); the authority is not
+// checked against anything else and is dropped, and an empty path becomes "/"
+// (see HttpRequest::target). Any other target (authority-form, "health",
+// "ftp://h/x", "*" with GET) is kError, as soon as its bytes so far can start
+// no accepted form.
 // Line ends are CRLF only: a bare LF anywhere in the head is kError (a proxy
 // that reads bare LF differently could otherwise smuggle a request past us).
 // Also rejects a bare CR, obsolete line folding, more than one SP between

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -82,7 +83,8 @@ struct RefHeader {
 
 struct RefRequest {
   std::size_t head_length = 0;
-  std::string_view method, target;
+  std::string_view method;
+  std::string target;  // the origin-form the request is routed by
   int minor = -1;
   bool keep_alive = false;
   std::uint64_t content_length = 0;
@@ -91,18 +93,56 @@ struct RefRequest {
   std::vector<RefHeader> headers;
 };
 
+// The origin-form of a request-target (RFC 9112 3.2): "/..." as it is, "*"
+// for OPTIONS only, "http://" or "https://" (any case) + a non-empty authority
+// + an optional "/..." path and "?..." query, the path defaulting to "/".
+// Anything else is refused.
+bool ref_origin_form(std::string_view method, std::string_view target, std::string* origin) {
+  if (target.substr(0, 1) == "/") {
+    origin->assign(target);
+    return true;
+  }
+  if (target == "*") {
+    origin->assign(target);
+    return method == "OPTIONS";
+  }
+  std::string lower(target.substr(0, 8));
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string_view rest;
+  if (lower.rfind("http://", 0) == 0) {
+    rest = target.substr(7);
+  } else if (lower.rfind("https://", 0) == 0) {
+    rest = target.substr(8);
+  } else {
+    return false;
+  }
+  std::size_t cut = rest.size();
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '/' || rest[i] == '?') {
+      cut = i;
+      break;
+    }
+  }
+  if (cut == 0) return false;  // no authority
+  const std::string_view after = rest.substr(cut);
+  origin->assign(after.substr(0, 1) == "/" ? "" : "/");
+  origin->append(after);
+  return true;
+}
+
 bool ref_request_line(std::string_view line, RefRequest* r) {
   if (std::count(line.begin(), line.end(), ' ') != 2) return false;
   const std::size_t sp1 = line.find(' ');
   const std::size_t sp2 = line.find(' ', sp1 + 1);
   r->method = line.substr(0, sp1);
-  r->target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (!ref_is_token(r->method) || r->target.empty()) return false;
-  for (const char ch : r->target) {
+  if (!ref_is_token(r->method) || target.empty()) return false;
+  for (const char ch : target) {
     const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c == 0x7F) return false;
   }
+  if (!ref_origin_form(r->method, target, &r->target)) return false;
   if (version == "HTTP/1.0") {
     r->minor = 0;
   } else if (version == "HTTP/1.1") {
@@ -269,7 +309,12 @@ void check_whole(const char* data, std::size_t input_size, const Outcome& got,
   CHECK(r.header_count <= kMaxHeaders);
   CHECK(!r.method_text.empty() && !r.target.empty());
   CHECK(inside(r.method_text, data, got.consumed));
-  CHECK(inside(r.target, data, got.consumed));
+  // The target is in the head, or the "/" or "/?query" of an absolute-form
+  // target with an empty path (a static string or r.target_storage).
+  CHECK(r.target.front() == '/' || r.target == "*");
+  CHECK(inside(r.target, data, got.consumed) || r.target == "/" ||
+        (r.target.data() == r.target_storage && r.target.size() <= sizeof r.target_storage &&
+         r.target.substr(0, 2) == "/?"));
   CHECK(inside(r.access_control_request_headers, data, got.consumed));
   for (std::size_t i = 0; i < r.header_count; ++i) {
     CHECK(inside(r.headers[i].name, data, got.consumed));

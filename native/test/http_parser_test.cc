@@ -81,8 +81,15 @@ void expect_invariants(Case& c, const Parsed& parsed) {
   c.expect(parsed.consumed > 0 && parsed.consumed <= kMaxHeadBytes, "consumed out of range");
   c.expect(r.header_count <= kMaxHeaders, "header_count above kMaxHeaders");
   const std::string_view head = parsed.placed.substr(0, parsed.consumed);
-  bool views_inside = inside(r.method_text, head) && inside(r.target, head) &&
-                      inside(r.access_control_request_headers, head);
+  // The target may also be the origin-form "/" or "/?query" of an
+  // absolute-form target with an empty path, which is not a run of the input.
+  const std::string_view storage(r.target_storage, sizeof r.target_storage);
+  const bool target_inside =
+      inside(r.target, head) || r.target == "/" ||
+      (inside(r.target, storage) && r.target.data() == storage.data() && r.target.size() > 1 &&
+       r.target.substr(0, 2) == "/?");
+  c.expect(target_inside, "the target points outside the head and is no origin-form of one");
+  bool views_inside = inside(r.method_text, head) && inside(r.access_control_request_headers, head);
   for (std::size_t i = 0; i < r.header_count && i < kMaxHeaders; ++i) {
     views_inside =
         views_inside && inside(r.headers[i].name, head) && inside(r.headers[i].value, head);
@@ -194,12 +201,35 @@ const std::vector<CompleteRow> kCompleteRows = {
      .method = Method::kOther, .method_text = "get"},
     {.name = "a method that starts like GET is another method", .input = "GETS / HTTP/1.1\r\n\r\n",
      .method = Method::kOther, .method_text = "GETS"},
-    {.name = "token symbols in the method", .input = "M-SEARCH * HTTP/1.1\r\n\r\n",
-     .method = Method::kOther, .method_text = "M-SEARCH", .target = "*"},
-    {.name = "CONNECT with authority-form", .input = "CONNECT a.example:443 HTTP/1.1\r\n\r\n",
-     .method = Method::kOther, .method_text = "CONNECT", .target = "a.example:443"},
+    {.name = "token symbols in the method", .input = "M-SEARCH / HTTP/1.1\r\n\r\n",
+     .method = Method::kOther, .method_text = "M-SEARCH"},
+    // Absolute-form (RFC 9112 3.2.2): routed as the origin-form after the authority.
     {.name = "absolute-form target", .input = "GET http://a.example/p?q=1 HTTP/1.1\r\n\r\n",
-     .target = "http://a.example/p?q=1"},
+     .target = "/p?q=1"},
+    {.name = "absolute-form /health", .input = "GET http://127.0.0.1:8080/health HTTP/1.1\r\n\r\n",
+     .target = "/health"},
+    {.name = "absolute-form https poll", .input = "GET https://h/poll?client=a HTTP/1.1\r\n\r\n",
+     .target = "/poll?client=a"},
+    {.name = "absolute-form scheme and host in capitals", .input = "GET HTTP://HOST/x HTTP/1.1\r\n\r\n",
+     .target = "/x"},
+    {.name = "absolute-form scheme in mixed case", .input = "HEAD hTTpS://h/health HTTP/1.0\r\n\r\n",
+     .method = Method::kHead, .method_text = "HEAD", .target = "/health", .minor = 0,
+     .keep_alive = false},
+    {.name = "absolute-form with an empty path is /", .input = "GET http://host HTTP/1.1\r\n\r\n"},
+    {.name = "absolute-form with the path /", .input = "GET http://host/ HTTP/1.1\r\n\r\n"},
+    {.name = "absolute-form with an empty path and a query is /?query",
+     .input = "GET http://host?x=1 HTTP/1.1\r\n\r\n", .target = "/?x=1"},
+    {.name = "absolute-form: a slash in the query does not end the authority",
+     .input = "GET http://h?a=/b HTTP/1.1\r\n\r\n", .target = "/?a=/b"},
+    {.name = "absolute-form: the authority is not checked",
+     .input = "GET http://u@h:x:99/p HTTP/1.1\r\nHost: other\r\n\r\n", .target = "/p",
+     .headers = {{"Host", "other"}}},
+    {.name = "absolute-form: a path starting with two slashes is kept",
+     .input = "GET http://h//x HTTP/1.1\r\n\r\n", .target = "//x"},
+    {.name = "absolute-form with OPTIONS", .input = "OPTIONS http://h/poll HTTP/1.1\r\n\r\n",
+     .method = Method::kOptions, .method_text = "OPTIONS", .target = "/poll"},
+    {.name = "an origin-form target that looks like a URL stays as it is",
+     .input = "GET /http://h/x HTTP/1.1\r\n\r\n", .target = "/http://h/x"},
     {.name = "preflight with Access-Control-Request-Headers",
      .input = "OPTIONS /poll HTTP/1.1\r\nOrigin: http://a\r\n"
               "Access-Control-Request-Method: GET\r\n"
@@ -307,6 +337,16 @@ TINY_TEST(a_reused_request_struct_is_reset_by_each_parse) {
   expect_request(c, CompleteRow{.name = "", .input = ""});
 }
 
+TINY_TEST(an_empty_path_with_a_query_is_copied_out_of_the_input) {
+  Case c("complete", "the origin-form /?query of http://host?query outlives the input bytes");
+  std::string input = "GET http://host?client=a HTTP/1.1\r\n\r\n";
+  const Parsed parsed = parse(c, input);
+  if (!c.expect_eq(parsed.status, ParseStatus::kComplete, "status")) return;
+  // The guarded copy the parser saw is overwritten: the target must not change.
+  guarded().place(std::string(input.size(), 'x'));
+  c.expect_eq(shared_request().target, "/?client=a"sv, "target");
+}
+
 // ---- Heads split at every byte -----------------------------------------------
 
 const std::vector<std::pair<const char*, std::string_view>> kSplitRows = {
@@ -314,6 +354,9 @@ const std::vector<std::pair<const char*, std::string_view>> kSplitRows = {
      "GET /poll?client=abc&since=123 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
      "Connection: keep-alive\r\nAccept: */*\r\n\r\n"},
     {"HTTP/1.0 poll", "GET /poll?client=a HTTP/1.0\r\nHost: h\r\n\r\n"},
+    {"absolute-form", "GET HTTPS://h:1/poll?client=a HTTP/1.0\r\nHost: h\r\n\r\n"},
+    {"absolute-form with an empty path and a query", "GET http://h?client=a HTTP/1.1\r\n\r\n"},
+    {"asterisk-form", "OPTIONS * HTTP/1.1\r\n\r\n"},
     {"leading empty lines", "\r\n\r\nGET / HTTP/1.1\r\nX: y\r\n\r\n"},
     {"preflight", "OPTIONS /poll HTTP/1.1\r\nAccess-Control-Request-Headers: x-a\r\n\r\n"},
     {"Content-Length and trimmed values",
@@ -358,6 +401,9 @@ const std::vector<PipelineRow> kPipelineRows = {
     {"garbage after a head is left to the next parse",
      "GET /a HTTP/1.1\r\n\r\n\x00\x01\x02garbage"sv, 19,
      ParseStatus::kError},
+    {"an absolute-form head, then an origin-form one",
+     "GET http://h/a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 27, ParseStatus::kComplete, "/b",
+     19},
     {"a bare LF after a head is refused by the next parse",
      "GET /a HTTP/1.1\r\n\r\n\nGET /b HTTP/1.1\r\n\r\n", 19, ParseStatus::kError},
 };
@@ -446,6 +492,23 @@ const std::vector<StatusRow> kMalformedRows = {
     {"conflicting Content-Lengths",
      "GET / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\n", ParseStatus::kError},
     {"a header past kMaxHeaders is still checked", k65thHeaderBad, ParseStatus::kError},
+    // The request-target: origin-form, absolute-form (http, https) or "*" for OPTIONS only.
+    {"a relative target", "GET health HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"a relative target starting like http", "GET httpx HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"a query without a path", "GET ?client=a HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"asterisk-form with GET", "GET * HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"asterisk-form with another method", "M-SEARCH * HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"asterisk followed by more with OPTIONS", "OPTIONS *x HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"authority-form", "CONNECT a.example:443 HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"absolute-form with another scheme", "GET ftp://h/x HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"absolute-form with the scheme only", "GET http:// HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"absolute-form with an empty authority", "GET http:///x HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"absolute-form with an empty authority and a query", "GET https://?x HTTP/1.1\r\n\r\n",
+     ParseStatus::kError},
+    {"absolute-form with one slash", "GET http:/h/x HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"absolute-form without slashes", "GET http:h HTTP/1.1\r\n\r\n", ParseStatus::kError},
+    {"scheme with a space before the slashes", "GET http: //h/x HTTP/1.1\r\n\r\n",
+     ParseStatus::kError},
     // Line ends are CRLF only.
     {"LF-only line ends", "GET /a HTTP/1.1\nHost: h\nX: y\n\n", ParseStatus::kError},
     {"bare LF ending the request line", "GET /a HTTP/1.1\nHost: h\r\n\r\n", ParseStatus::kError},
@@ -472,9 +535,17 @@ const std::vector<StatusRow> kEarlyRows = {
     {"obs-fold before the rest of the line", "GET / HTTP/1.1\r\nX: a\r\n ", ParseStatus::kError},
     {"bad Content-Length before the blank line",
      "GET / HTTP/1.1\r\nContent-Length: 1x\r\n", ParseStatus::kError},
+    {"a relative target at its first byte that cannot start http://", "GET he",
+     ParseStatus::kError},
+    {"another scheme at its first byte", "GET f", ParseStatus::kError},
+    {"asterisk with GET before the space", "GET *", ParseStatus::kError},
     {"a bare LF ending the request line", "GET / HTTP/1.1\n", ParseStatus::kError},
     {"a bare LF as the first byte", "\n", ParseStatus::kError},
     {"the 65th header line starting", k65HeadersNoEnd, ParseStatus::kPartial},
+    {"a target that may still become http://", "GET HTTP:/", ParseStatus::kPartial},
+    {"a target that may still become https://", "GET https:/", ParseStatus::kPartial},
+    {"an absolute-form target before its space", "GET http://h/poll?x", ParseStatus::kPartial},
+    {"asterisk with OPTIONS before the space", "OPTIONS *", ParseStatus::kPartial},
     {"empty input", "", ParseStatus::kPartial},
     {"one method byte", "G", ParseStatus::kPartial},
     {"a lone CR", "\r", ParseStatus::kPartial},
@@ -547,6 +618,8 @@ const std::string kLongPath = "GET /" + repeat('a', 9000) + " HTTP/1.1\r\n\r\n";
 const std::string kHead8192 = head_of_size(kMaxHeadBytes);
 const std::string kHead8193 = head_of_size(kMaxHeadBytes + 1);
 const std::string kHead8193Lf = head_of_size(kMaxHeadBytes + 1, "\n");
+const std::string kLongAbsolute = "GET http://h/" + repeat('a', 9000) + " HTTP/1.1\r\n\r\n";
+const std::string kLongRelative = "GET h" + repeat('a', 9000) + " HTTP/1.1\r\n\r\n";
 const std::string kLongHeader =
     "GET / HTTP/1.1\r\nCookie: " + repeat('c', kMaxHeadBytes) + "\r\n\r\n";
 
@@ -568,6 +641,8 @@ const std::vector<SizeRow> kSizeRows = {
     {"a complete head one byte over the limit", kHead8193, ParseStatus::kTooLarge},
     {"a head over the limit with bare LF line ends is malformed", kHead8193Lf,
      ParseStatus::kError},
+    {"an absolute-form target longer than the limit (431)", kLongAbsolute, ParseStatus::kTooLarge},
+    {"a relative target longer than the limit is malformed", kLongRelative, ParseStatus::kError},
     {"a head whose final byte is the 8193rd", kHead8193.substr(0, kMaxHeadBytes),
      ParseStatus::kTooLarge},
     {"a header value longer than the limit", kLongHeader, ParseStatus::kTooLarge},

@@ -12,8 +12,9 @@
 //   |  u8  |   u8   |    u16    |  u32   |   u32   |   u16    |   u16   | targetLen      | acrhLen    |
 //   +------+--------+-----------+--------+---------+----------+---------+----------------+------------+
 //
-// REQUEST: a complete request head; method is a Method; target is the raw
-//   request-target (latin1); acrh is the Access-Control-Request-Headers value
+// REQUEST: a complete request head; method is a Method; target is the
+//   request-target in origin-form (latin1; "*" for OPTIONS *; an absolute-form
+//   "http://host/x?q" arrives as "/x?q"); acrh is the Access-Control-Request-Headers value
 //   (only for OPTIONS, else length 0). The request stays outstanding until
 //   respond() (or the connection dies: then CLOSED if it was held, nothing
 //   otherwise). One request per connection is outstanding at a time: the
@@ -60,7 +61,7 @@ export function handleSlot(handle: number): number {
 
 /** What a reader of the event batch does with each event. */
 export interface EngineEventHandler {
-  /** `target` is the raw request-target; `acrh` the Access-Control-Request-Headers value ('' unless OPTIONS). */
+  /** `target` is the request-target in origin-form (an absolute-form one reduced to its path and query); `acrh` the Access-Control-Request-Headers value ('' unless OPTIONS). */
   onRequest(handle: number, method: number, target: string, acrh: string): void;
   onTimeout(handle: number): void;
   onClosed(handle: number): void;
