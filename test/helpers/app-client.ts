@@ -168,8 +168,12 @@ export class AppConnection {
     return reply as Stats;
   }
 
-  /** Resolves true if the server closes the connection within `timeoutMs`. */
-  async waitClosed(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true if the server closes the connection within `timeoutMs` (by
+   * default a generous deadline for a close that should come at once). To show
+   * that a connection stays open, get an answer on it instead.
+   */
+  async waitClosed(timeoutMs = 10_000): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const still = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
