@@ -1,4 +1,5 @@
-// The command line (plan/cli.md): --help, bad flag values (exit 2 with a
+// The command line (the flag table in README.md, `node dist/main.js --help`,
+// and the ready line src/main.ts prints): --help, bad flag values (exit 2 with a
 // message naming the flag), the ready line and what it promises, and
 // --port-per-thread.
 import { createServer } from 'node:net';

@@ -1,4 +1,4 @@
-// Clean shutdown (plan/cli.md): on SIGTERM or SIGINT the server stops
+// Clean shutdown (README.md, Flags): on SIGTERM or SIGINT the server stops
 // accepting, answers every held poll with its empty response and exits 0
 // within a few seconds.
 import t from 'tap';
