@@ -96,6 +96,13 @@ export class AppConnection {
     this.socket.write(data);
   }
 
+  /** Writes raw bytes and resolves once they are handed to the kernel. */
+  writeAll(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
   /** Writes `request` as one JSON line. */
   send(request: unknown): void {
     this.socket.write(`${JSON.stringify(request)}\n`);
