@@ -132,5 +132,8 @@ t.test('cli: durations take decimals (--poll-timeout 0.5)', async (t) => {
   const elapsed = res.receivedAt - start;
   t.equal(res.status, 200);
   t.same(JSON.parse(res.text), { cursor: 4, messages: [] });
-  t.ok(elapsed >= 400 && elapsed <= 1500, `held about half a second (${elapsed} ms)`);
+  // The exact value parsed is test/config.ts's business; here: honoured, not
+  // rounded down to nothing, and not the 25 s default.
+  t.ok(elapsed >= 490, `held at least half a second (${elapsed} ms after the request)`);
+  t.ok(elapsed < 10_000, `and answered within seconds (${elapsed} ms)`);
 });
