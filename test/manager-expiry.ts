@@ -153,14 +153,31 @@ t.test('a clock that jumps far ahead sweeps everything due in one tick', async (
   t.match(manager.stats(), { queued: 0, expired: 50, clients: 0 });
 });
 
-t.test('start() sweeps every second on a real clock and stop() ends it', async (t) => {
-  const links = new FakeLinks(1);
-  const manager = new Manager({ ttlMs: 100, maxQueue: 10 }, links.links);
+t.test('start() runs the sweep every second and stop() ends it', async (t) => {
+  // The timer is captured rather than waited for: calling its callback is what
+  // a second passing would do, and the fake clock says what time it is then.
+  type Tick = () => void;
+  const timer = { unref: () => timer };
+  const intervals = t.capture(globalThis, 'setInterval', (() => timer) as unknown as typeof setInterval);
+  const cleared = t.capture(globalThis, 'clearInterval', (() => undefined) as typeof clearInterval);
+  const { clock, manager } = setup();
   manager.send('m', '1');
   manager.start();
   manager.start(); // a second start is harmless
-  await new Promise((resolve) => setTimeout(resolve, 2300));
+  intervals.restore();
+  const started = intervals.args() as unknown as Array<[Tick, number]>;
+  t.equal(started.length, 1, 'one timer, however often start() is called');
+  const [tick, everyMs] = started[0]!;
+  t.equal(everyMs, 1000, 'it fires every second');
+
+  tick();
+  t.match(manager.stats(), { expired: 0, queued: 1 }, 'a tick within the TTL drops nothing');
+  clock.advance(TTL);
+  tick();
+  t.match(manager.stats(), { expired: 1, queued: 0, clients: 0 }, 'a tick after the TTL runs the sweep');
+
   manager.stop();
   manager.stop();
-  t.match(manager.stats(), { expired: 1, queued: 0, clients: 0 });
+  cleared.restore();
+  t.same(cleared.args(), [[timer]], 'stop() clears that timer, once');
 });

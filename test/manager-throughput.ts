@@ -1,9 +1,10 @@
-// What one send to a client with a held poll costs the manager, single thread,
-// fake links (so it measures routing, queueing and building the body, not the
-// ring). Each round is the steady state of a live subscriber: a send answers
-// its held poll, then its next poll acknowledges the message and is held again.
-// Bounded: at most ROUNDS rounds or LIMIT_MS. The floor asserted is far below
-// what a shared 2-core machine gives, so it catches only gross regressions.
+// The steady state of many live subscribers, round after round, single thread,
+// fake links (routing, queueing and building the body, not the ring): a send
+// answers the client's held poll, then its next poll acknowledges the message
+// and is held again. Every send must be delivered and nothing may pile up.
+// Bounded: at most ROUNDS rounds or LIMIT_MS. The rate is printed, not
+// asserted: speed is for the benchmarks (docs/BENCHMARKS.md), and a floor on a
+// shared machine is a flake.
 import t from 'tap';
 import { Manager } from '../src/manager/manager.js';
 
@@ -11,7 +12,7 @@ const ROUNDS = 500_000;
 const LIMIT_MS = 3000;
 const SUBSCRIBERS = 10_000;
 
-t.test('a send to a held poll, and the poll that follows, take microseconds', async (t) => {
+t.test('sends to held polls, each followed by the acknowledging poll, stay in step over many rounds', async (t) => {
   let bodies = 0;
   const links = [0, 1].map(() => ({
     deliver(_handle: number, body: string): void {
@@ -38,5 +39,4 @@ t.test('a send to a held poll, and the poll that follows, take microseconds', as
   t.comment(`send to a held poll + re-poll: ${Math.round(perSecond)} rounds/s (${((seconds * 1e6) / rounds).toFixed(2)} us each, ${rounds} rounds)`);
   t.equal(bodies, rounds, 'every send was delivered');
   t.match(manager.stats(), { held_polls: SUBSCRIBERS, queued: 0, sent: rounds, delivered: rounds });
-  t.ok(perSecond > 20_000, `${Math.round(perSecond)} rounds/s`);
 });

@@ -6,7 +6,7 @@ import { AppConnection } from './helpers/app-client.js';
 import { expectEmptyPoll, expectPollResponse } from './helpers/expect.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 import { startServer } from './helpers/server.js';
-import { sleep, waitFor } from './helpers/wait.js';
+import { waitFor } from './helpers/wait.js';
 
 const POLL_TIMEOUT_S = 5;
 const THREADS = 4;
@@ -19,8 +19,9 @@ async function heldFor(client: string): Promise<void> {
   await waitFor(`a held poll for ${client}`, async () => (await app.status(client)).connected);
 }
 
-t.test('§1 semantics: a send to a client with a held poll is delivered within milliseconds', async (t) => {
+t.test('§1 semantics: a send to a client with a held poll is delivered to it at once', async (t) => {
   const conn = await RawHttpConnection.open(port, t);
+  const polledAt = Date.now();
   conn.write(requestBytes('GET', '/poll?client=live-1&since=0'));
   await heldFor('live-1');
   const sentAt = Date.now();
@@ -28,9 +29,10 @@ t.test('§1 semantics: a send to a client with a held poll is delivered within m
   const res = await conn.readResponse();
   const body = expectPollResponse(t, res);
   t.equal(body.cursor, id);
-  t.same(body.messages, [{ live: true }]);
-  const latency = res.receivedAt - sentAt;
-  t.ok(latency < 500, `delivered ${latency} ms after the send (well before the ${POLL_TIMEOUT_S} s poll timeout)`);
+  t.same(body.messages, [{ live: true }], 'the held poll is answered with the message');
+  // How fast is a benchmark's question; here it is enough that the send, not the poll timeout, answered.
+  t.ok(res.receivedAt - polledAt < POLL_TIMEOUT_S * 1000, 'before the poll timeout');
+  t.comment(`delivered ${res.receivedAt - sentAt} ms after the send`);
 });
 
 t.test('§1 semantics: a message sent before the poll is delivered at once', async (t) => {
@@ -40,7 +42,7 @@ t.test('§1 semantics: a message sent before the poll is delivered at once', asy
   const conn = await RawHttpConnection.open(port, t);
   const start = Date.now();
   const body = expectPollResponse(t, await conn.get('/poll?client=later-1'));
-  t.ok(Date.now() - start < 1000, 'answered at once');
+  t.ok(Date.now() - start < POLL_TIMEOUT_S * 1000, 'answered at once, not held until the poll timeout');
   t.equal(body.cursor, id);
   t.same(body.messages, ['queued first']);
 });
@@ -120,18 +122,19 @@ t.test('§1 semantics: a newer poll for the same client releases the older one a
   await t.test('on the same thread or not: two connections', async (t) => {
     const a = await RawHttpConnection.open(port, t);
     const b = await RawHttpConnection.open(port, t);
+    const aSent = Date.now();
     a.write(requestBytes('GET', '/poll?client=one-held&since=3'));
     await heldFor('one-held');
-    const bSent = Date.now();
     b.write(requestBytes('GET', '/poll?client=one-held&since=0'));
     const released = await a.readResponse();
     expectEmptyPoll(t, released, 3);
-    t.ok(released.receivedAt - bSent < 1000, `the older poll is released at once (${released.receivedAt - bSent} ms)`);
-    await sleep(100);
-    t.equal(b.pending.length, 0, 'the newer poll stays held');
+    // Its own timeout would answer it no sooner than POLL_TIMEOUT_S after it was sent.
+    t.ok(released.receivedAt - aSent < POLL_TIMEOUT_S * 1000, `the older poll is released by the newer one (${released.receivedAt - aSent} ms after it was sent)`);
+    await heldFor('one-held');
     const id = await app.sendTo('one-held', 'to the newest');
+    // Had the newer poll been answered already, that answer would be read here first.
     const body = expectPollResponse(t, await b.readResponse());
-    t.same(body.messages, ['to the newest']);
+    t.same(body.messages, ['to the newest'], 'the newer poll stayed held and gets the message');
     t.equal(body.cursor, id);
   });
 
@@ -154,8 +157,9 @@ t.test('§1 semantics: a newer poll for the same client releases the older one a
     const seed = await app.sendTo('cross-thread', 'seed');
     const first = expectPollResponse(t, await conns[0]!.get('/poll?client=cross-thread&since=0'));
     t.equal(first.cursor, seed);
+    const sentAt: number[] = [];
     for (let i = 0; i < conns.length; i++) {
-      const sent = Date.now();
+      sentAt.push(Date.now());
       conns[i]!.write(requestBytes('GET', `/poll?client=cross-thread&since=${seed}`));
       if (i === 0) {
         await heldFor('cross-thread');
@@ -163,13 +167,18 @@ t.test('§1 semantics: a newer poll for the same client releases the older one a
       }
       const released = await conns[i - 1]!.readResponse();
       expectEmptyPoll(t, released, seed);
-      t.ok(released.receivedAt - sent < 1000, `poll ${i} released poll ${i - 1} at once (${released.receivedAt - sent} ms)`);
+      const held = released.receivedAt - sentAt[i - 1]!;
+      t.ok(held < POLL_TIMEOUT_S * 1000, `poll ${i} released poll ${i - 1}, not its timeout (${held} ms after it was sent)`);
     }
     const id = await app.sendTo('cross-thread', 'last one wins');
     const body = expectPollResponse(t, await conns[7]!.readResponse());
     t.same(body.messages, ['last one wins']);
     t.equal(body.cursor, id);
-    for (const conn of conns.slice(0, 7)) t.equal(conn.pending.length, 0, 'released connections got nothing more');
+    // A stray answer on a released connection would be read before the answer to a new request.
+    for (const [i, conn] of conns.slice(0, 7).entries()) {
+      const res = await conn.get('/health');
+      t.same([res.status, res.text, conn.pending.length], [200, 'ok', 0], `released connection ${i} got nothing more`);
+    }
   });
 });
 
@@ -241,7 +250,7 @@ t.test('§1 semantics: a message for a closed poll never reaches the connection 
     ghost.write(requestBytes('GET', `/poll?client=ghost-${i}`));
     await heldFor(`ghost-${i}`);
     ghost.destroy();
-    // The next connection is likely to get the closed one's fd; the send races the close.
+    // The next connection is likely to get the closed one's engine slot; the send races the close.
     const next = await RawHttpConnection.open(port, t);
     const sendGhost = app.sendTo(`ghost-${i}`, `for ghost ${i}`);
     next.write(requestBytes('GET', `/poll?client=heir-${i}`));

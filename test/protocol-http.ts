@@ -7,7 +7,7 @@ import { loadFixture } from './helpers/fixtures.js';
 import { expectCors, expectEmptyPoll, expectJsonError, expectPollResponse } from './helpers/expect.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 import { startServer } from './helpers/server.js';
-import { awaitLater, sleep } from './helpers/wait.js';
+import { awaitLater, sleep, waitFor } from './helpers/wait.js';
 
 const HEAD_TIMEOUT_S = 1;
 const KEEPALIVE_TIMEOUT_S = 1;
@@ -105,7 +105,7 @@ t.test('§1 malformed HTTP is answered 400 and the connection closed', async (t)
       const conn = await RawHttpConnection.open(port, t);
       conn.write(bytes);
       expectJsonError(t, await conn.readResponse(), 400);
-      const closed = await conn.waitClosed(3000);
+      const closed = await conn.waitClosed();
       t.ok(closed, 'the server closes the connection after the 400');
       t.equal(conn.pending.length, 0, 'nothing follows the 400');
     });
@@ -126,13 +126,13 @@ t.test('§1 a request head over 8192 bytes is 431 and close', async (t) => {
     const conn = await RawHttpConnection.open(port, t);
     conn.write(headOfSize(8193));
     expectJsonError(t, await conn.readResponse(), 431);
-    t.ok(await conn.waitClosed(3000), 'closed after the 431');
+    t.ok(await conn.waitClosed(), 'closed after the 431');
   });
   await t.test('a head that never ends gets 431 once it passes 8192 bytes', async (t) => {
     const conn = await RawHttpConnection.open(port, t);
     conn.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'b'.repeat(9000)}`);
     expectJsonError(t, await conn.readResponse(), 431);
-    t.ok(await conn.waitClosed(3000), 'closed after the 431');
+    t.ok(await conn.waitClosed(), 'closed after the 431');
   });
 });
 
@@ -154,7 +154,7 @@ t.test('§1 a request body is skipped, never read as the next request', async (t
   conn.write(requestBytes('GET', '/health', { 'Content-Length': '3' }) + 'abc' + requestBytes('GET', '/nope'));
   const first = await conn.readResponse();
   if (first.status === 413) {
-    t.ok(await conn.waitClosed(3000), 'a server that refuses bodies with 413 closes the connection');
+    t.ok(await conn.waitClosed(), 'a server that refuses bodies with 413 closes the connection');
     return;
   }
   t.equal(first.status, 200, `the request with a body is served (or refused with 413): got ${first.status}`);
@@ -189,16 +189,17 @@ t.test('§1 pipelining: requests in one write are answered in order', async (t) 
     expectJsonError(t, second, 404);
     t.equal(third.status, 200);
     t.equal(third.headers['content-length'], '2');
-    await sleep(100);
-    t.equal(conn.pending.length, 0, 'no bytes beyond the three responses');
+    // Stray bytes after the three would be read before the answer to a fourth request.
+    const fourth = await conn.get('/health');
+    t.same([fourth.status, fourth.text, conn.pending.length], [200, 'ok', 0], 'no bytes beyond the three responses');
   });
   await t.test('a request pipelined behind a held poll waits for the poll answer', async (t) => {
     const conn = await RawHttpConnection.open(port, t);
-    conn.write(requestBytes('GET', '/poll?client=pipelined-held') + requestBytes('GET', '/health'));
     const sent = Date.now();
-    await sleep(200);
-    t.equal(conn.pending.length, 0, 'nothing is answered while the first request is held');
+    conn.write(requestBytes('GET', '/poll?client=pipelined-held') + requestBytes('GET', '/health'));
+    await waitFor('the poll to be held', async () => (await app.status('pipelined-held')).connected);
     const id = await app.sendTo('pipelined-held', 'wake');
+    // Had /health been answered while the poll was held, its answer would be read here first.
     const poll = await conn.readResponse();
     const body = expectPollResponse(t, poll);
     t.equal(body.cursor, id);
@@ -230,7 +231,9 @@ t.test('§1 a head split over many small writes is served', async (t) => {
   const conn = await RawHttpConnection.open(port, t);
   const bytes = requestBytes('GET', '/health', { 'X-Split': 'yes' });
   for (let i = 0; i < bytes.length; i += 3) {
-    conn.write(bytes.slice(i, i + 3));
+    // Pacing, not waiting: the server (another process) then mostly reads the
+    // pieces one by one. The answer does not depend on how they are grouped.
+    await conn.send(bytes.slice(i, i + 3));
     await sleep(2);
   }
   const res = await conn.readResponse();
@@ -251,75 +254,80 @@ t.test('§1 Connection: close is honoured', async (t) => {
       const res = await conn.readResponse();
       t.equal(res.status, 200);
       t.equal(res.text, 'ok');
-      t.ok(await conn.waitClosed(3000), 'the server closes the connection after the response');
+      t.ok(await conn.waitClosed(), 'the server closes the connection after the response');
     });
   }
 });
 
 t.test('§1 timeouts', async (t) => {
-  // All scenarios run at once; each subtest then checks its own outcome.
-  const silent = awaitLater(RawHttpConnection.open(port, t).then(async (conn) => {
+  // All scenarios run at once; each subtest then checks its own outcome. Each
+  // start time is taken before the client acts (connects, sends), so the
+  // server's clock cannot have started earlier and the lower bounds hold on a
+  // loaded machine. The upper bounds are generous: a timeout honoured within
+  // seconds, not a measurement of how late.
+  const GENEROUS_MS = 8000;
+  const closedAfter = (closed: { at: number } | undefined, start: number): number | undefined =>
+    closed === undefined ? undefined : closed.at - start;
+  const silent = awaitLater((async () => {
     const start = Date.now();
-    const closed = await conn.waitClosed(6000);
-    return { elapsed: closed === undefined ? undefined : closed.at - start };
-  }));
-  const halfHead = awaitLater(RawHttpConnection.open(port, t).then(async (conn) => {
+    const conn = await RawHttpConnection.open(port, t);
+    return { elapsed: closedAfter(await conn.waitClosed(HEAD_TIMEOUT_S * 1000 + GENEROUS_MS), start) };
+  })());
+  const halfHead = awaitLater((async () => {
+    const start = Date.now();
+    const conn = await RawHttpConnection.open(port, t);
     conn.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    return { elapsed: closedAfter(await conn.waitClosed(HEAD_TIMEOUT_S * 1000 + GENEROUS_MS), start) };
+  })());
+  const trickle = awaitLater((async () => {
+    // One byte every 100 ms (a slow client, paced by a timer on purpose): the
+    // head never completes, but bytes keep coming until the server closes.
     const start = Date.now();
-    const closed = await conn.waitClosed(6000);
-    return { elapsed: closed === undefined ? undefined : closed.at - start };
-  }));
-  const trickle = awaitLater(RawHttpConnection.open(port, t).then(async (conn) => {
-    // One byte every 100 ms: the head never completes, but bytes keep coming.
-    const start = Date.now();
+    const conn = await RawHttpConnection.open(port, t);
     const head = `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'s'.repeat(100)}`;
-    for (let i = 0; i < head.length && !conn.isClosed && Date.now() - start < 6000; i++) {
+    for (let i = 0; i < head.length && !conn.isClosed && Date.now() - start < HEAD_TIMEOUT_S * 1000 + GENEROUS_MS; i++) {
       conn.write(head[i] as string);
       await sleep(100);
     }
-    const closed = await conn.waitClosed(0);
-    return { elapsed: closed === undefined ? undefined : closed.at - start };
-  }));
-  const idle = awaitLater(RawHttpConnection.open(port, t).then(async (conn) => {
-    const res = await conn.get('/health');
-    const answered = Date.now();
-    const closed = await conn.waitClosed(6000);
-    return { status: res.status, elapsed: closed === undefined ? undefined : closed.at - answered };
-  }));
-  const held = awaitLater(RawHttpConnection.open(port, t).then(async (conn) => {
+    return { elapsed: closedAfter(await conn.waitClosed(0), start), trickled: Date.now() - start };
+  })());
+  const idle = awaitLater((async () => {
+    const conn = await RawHttpConnection.open(port, t);
     const start = Date.now();
-    const res = await conn.get('/poll?client=held-past-other-timeouts', {}, { timeoutMs: 8000 });
+    const res = await conn.get('/health');
+    return { status: res.status, elapsed: closedAfter(await conn.waitClosed(KEEPALIVE_TIMEOUT_S * 1000 + GENEROUS_MS), start) };
+  })());
+  const held = awaitLater((async () => {
+    const conn = await RawHttpConnection.open(port, t);
+    const start = Date.now();
+    const res = await conn.get('/poll?client=held-past-other-timeouts', {}, { timeoutMs: POLL_TIMEOUT_S * 1000 + GENEROUS_MS });
     return { res, elapsed: res.receivedAt - start };
-  }));
+  })());
 
   await t.test('a connection that sends nothing is closed after --head-timeout', async (t) => {
     const { elapsed } = await silent;
     t.ok(elapsed !== undefined, 'closed');
-    t.ok(elapsed !== undefined && elapsed >= HEAD_TIMEOUT_S * 1000 - 200, `not before the timeout (${elapsed} ms)`);
-    t.ok(elapsed !== undefined && elapsed <= HEAD_TIMEOUT_S * 1000 + 2500, `soon after the timeout (${elapsed} ms)`);
+    t.ok(elapsed !== undefined && elapsed >= HEAD_TIMEOUT_S * 1000 - 10, `not before the timeout (${elapsed} ms after the connect)`);
   });
   await t.test('a connection that sends half a head is closed after --head-timeout', async (t) => {
     const { elapsed } = await halfHead;
     t.ok(elapsed !== undefined, 'closed');
-    t.ok(elapsed !== undefined && elapsed >= HEAD_TIMEOUT_S * 1000 - 200, `not before the timeout (${elapsed} ms)`);
-    t.ok(elapsed !== undefined && elapsed <= HEAD_TIMEOUT_S * 1000 + 2500, `soon after the timeout (${elapsed} ms)`);
+    t.ok(elapsed !== undefined && elapsed >= HEAD_TIMEOUT_S * 1000 - 10, `not before the timeout (${elapsed} ms after the connect)`);
   });
   await t.test('a head trickled a byte at a time is closed --head-timeout after its first byte', async (t) => {
-    const { elapsed } = await trickle;
-    t.ok(elapsed !== undefined, 'closed while bytes were still arriving');
-    t.ok(elapsed !== undefined && elapsed <= HEAD_TIMEOUT_S * 1000 + 2500, `the timer is not reset by each byte (${elapsed} ms)`);
+    const { elapsed, trickled } = await trickle;
+    t.ok(elapsed !== undefined, `closed while bytes were still arriving (after ${trickled} ms of them)`);
+    t.ok(elapsed !== undefined && elapsed >= HEAD_TIMEOUT_S * 1000 - 10, `not before the timeout (${elapsed} ms after the connect)`);
   });
   await t.test('an idle keep-alive connection is closed after --keepalive-timeout', async (t) => {
     const { status, elapsed } = await idle;
     t.equal(status, 200);
     t.ok(elapsed !== undefined, 'closed');
-    t.ok(elapsed !== undefined && elapsed >= KEEPALIVE_TIMEOUT_S * 1000 - 200, `not before the timeout (${elapsed} ms)`);
-    t.ok(elapsed !== undefined && elapsed <= KEEPALIVE_TIMEOUT_S * 1000 + 2500, `soon after the timeout (${elapsed} ms)`);
+    t.ok(elapsed !== undefined && elapsed >= KEEPALIVE_TIMEOUT_S * 1000 - 10, `not before the timeout (${elapsed} ms after the request)`);
   });
   await t.test('a held poll outlives the head and keep-alive timeouts and ends at --poll-timeout', async (t) => {
     const { res, elapsed } = await held;
     expectEmptyPoll(t, res, 0);
-    t.ok(elapsed >= POLL_TIMEOUT_S * 1000 - 200, `held for the poll timeout (${elapsed} ms)`);
-    t.ok(elapsed <= POLL_TIMEOUT_S * 1000 + 2500, `answered soon after the poll timeout (${elapsed} ms)`);
+    t.ok(elapsed >= POLL_TIMEOUT_S * 1000 - 10, `held for the poll timeout (${elapsed} ms after the request)`);
   });
 });

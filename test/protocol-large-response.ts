@@ -30,6 +30,9 @@ t.test('§1 semantics: a response bigger than the socket buffers arrives whole t
   let since = 0;
   let answers = 0;
   while (got.length < 150 && answers < 150) {
+    // A slow reader: not reading for a while is the behaviour under test (the
+    // server fills the socket buffers and must finish on EPOLLOUT), not a wait
+    // for something; what is checked does not depend on how long it lasts.
     conn.socket.pause();
     conn.write(requestBytes('GET', `/poll?client=big-1&since=${since}`));
     await sleep(answers === 0 ? 300 : 10);

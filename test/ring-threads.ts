@@ -155,9 +155,10 @@ t.test('the sleep handshake never loses a wake-up to a waker racing the sleeper'
     const keepAlive = setInterval(() => {}, 1000);
     const outcome = await new Promise<string>((resolve) => {
       let stallTimer: NodeJS.Timeout | undefined;
-      // Once the waker is done, every bump is published: the sleeper must reach `count` at once.
+      // Once the waker is done, every bump is published: the sleeper must reach `count`. A lost
+      // wake-up leaves it asleep for good (the wait has no timeout), so the deadline can be generous.
       worker.once('message', () => {
-        if (seen < count) stallTimer = setTimeout(() => resolve(`stuck at ${seen} of ${count}`), 1000);
+        if (seen < count) stallTimer = setTimeout(() => resolve(`stuck at ${seen} of ${count}`), 10_000);
       });
       worker.once('error', (error) => resolve(String(error)));
       const sleeper = (): void => {

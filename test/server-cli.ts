@@ -1,4 +1,5 @@
-// The command line (plan/cli.md): --help, bad flag values (exit 2 with a
+// The command line (the flag table in README.md, `node dist/main.js --help`,
+// and the ready line src/main.ts prints): --help, bad flag values (exit 2 with a
 // message naming the flag), the ready line and what it promises, and
 // --port-per-thread.
 import { createServer } from 'node:net';
@@ -131,5 +132,8 @@ t.test('cli: durations take decimals (--poll-timeout 0.5)', async (t) => {
   const elapsed = res.receivedAt - start;
   t.equal(res.status, 200);
   t.same(JSON.parse(res.text), { cursor: 4, messages: [] });
-  t.ok(elapsed >= 400 && elapsed <= 1500, `held about half a second (${elapsed} ms)`);
+  // The exact value parsed is test/config.ts's business; here: honoured, not
+  // rounded down to nothing, and not the 25 s default.
+  t.ok(elapsed >= 490, `held at least half a second (${elapsed} ms after the request)`);
+  t.ok(elapsed < 10_000, `and answered within seconds (${elapsed} ms)`);
 });

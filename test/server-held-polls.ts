@@ -23,7 +23,7 @@ t.test('held polls: 5,000 polls over 4 threads are held, then all answered empty
   const pending = await mapLimit(Array.from({ length: POLLS }, (_, i) => i), 500, async (i) => {
     const conn = await RawHttpConnection.open(server.httpPort, t);
     const sentAt = Date.now();
-    const answer = conn.get(`/poll?client=held-${i}`, {}, { timeoutMs: 20_000 }).then((res) => {
+    const answer = conn.get(`/poll?client=held-${i}`, {}, { timeoutMs: 30_000 }).then((res) => {
       conn.destroy();
       answeredEarly++;
       return { res, sentAt };
@@ -47,7 +47,7 @@ t.test('held polls: 5,000 polls over 4 threads are held, then all answered empty
   const busy = stats.threads.filter((th) => th.held_polls > 0).length;
   t.equal(busy, THREADS, `every thread holds polls: ${JSON.stringify(stats.threads)}`);
 
-  const answers: Array<{ res: HttpResponse; sentAt: number }> = await withTimeout(Promise.all(pending.map((p) => p.answer)), 25_000, 'every poll to be answered');
+  const answers: Array<{ res: HttpResponse; sentAt: number }> = await withTimeout(Promise.all(pending.map((p) => p.answer)), 30_000, 'every poll to be answered');
   let wrongBody = 0;
   let early = 0;
   let late = 0;
@@ -63,11 +63,14 @@ t.test('held polls: 5,000 polls over 4 threads are held, then all answered empty
       ok = body.cursor === 0 && body.messages.length === 0;
     }
     if (!ok && wrongBody++ < 3) t.fail(`unexpected answer: ${res.status} ${res.text}`);
-    if (ms < POLL_TIMEOUT_S * 1000 - 250) early++;
-    if (ms > POLL_TIMEOUT_S * 1000 + 4000) late++;
+    // sentAt is taken before the request is written, so the server's clock
+    // cannot start earlier: no answer may come before the timeout. Late is a
+    // generous bound: answered by the timeout within seconds, not how promptly.
+    if (ms < POLL_TIMEOUT_S * 1000 - 10) early++;
+    if (ms > POLL_TIMEOUT_S * 1000 + 10_000) late++;
   }
   t.equal(wrongBody, 0, 'every answer is 200 {"cursor":0,"messages":[]}');
   t.equal(early, 0, `no poll answered before the timeout (fastest ${minMs} ms)`);
-  t.equal(late, 0, `every poll answered soon after the timeout (slowest ${maxMs} ms)`);
+  t.equal(late, 0, `every poll answered within seconds of the timeout (slowest ${maxMs} ms)`);
   await waitFor('the server to forget the closed connections', async () => (await app.stats()).connections === 0, { timeoutMs: 10_000 });
 });

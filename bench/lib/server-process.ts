@@ -80,7 +80,7 @@ export async function startServer(repoRoot: string, name: TargetName, settings: 
       reject(new Error(`${name} exited (code ${status.code}, signal ${status.signal}) before it was ready; stderr: ${stderr}`));
     });
   });
-  // The patterns every consumer of the ready line uses (plan/cli.md).
+  // The patterns every consumer of the ready line uses (the line src/main.ts prints; see README.md, Flags).
   const port = /http:\/\/[^ ]*:(\d+)/.exec(readyLine);
   const appPort = /app=[^ ]*:(\d+)/.exec(readyLine);
   if (port === null || appPort === null || child.pid === undefined) {

@@ -96,6 +96,13 @@ export class AppConnection {
     this.socket.write(data);
   }
 
+  /** Writes raw bytes and resolves once they are handed to the kernel. */
+  writeAll(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
   /** Writes `request` as one JSON line. */
   send(request: unknown): void {
     this.socket.write(`${JSON.stringify(request)}\n`);
@@ -168,8 +175,12 @@ export class AppConnection {
     return reply as Stats;
   }
 
-  /** Resolves true if the server closes the connection within `timeoutMs`. */
-  async waitClosed(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true if the server closes the connection within `timeoutMs` (by
+   * default a generous deadline for a close that should come at once). To show
+   * that a connection stays open, get an answer on it instead.
+   */
+  async waitClosed(timeoutMs = 10_000): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const still = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);

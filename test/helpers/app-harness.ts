@@ -65,7 +65,8 @@ export async function startHarness(options: AppHarnessOptions = {}): Promise<App
   };
 }
 
-const LINE_TIMEOUT_MS = 5000;
+/** A generous deadline for a reply that should come at once. */
+const LINE_TIMEOUT_MS = 10_000;
 
 export class LineSocket {
   readonly socket: Socket;
@@ -120,17 +121,22 @@ export class LineSocket {
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.isClosed) return Promise.reject(new Error('the server closed the connection'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply line within ${LINE_TIMEOUT_MS} ms`)), LINE_TIMEOUT_MS);
-      this.readers.push({
-        resolve: (line) => {
+      const reader = {
+        resolve: (line: string) => {
           clearTimeout(timer);
           resolve(line);
         },
-        reject: (err) => {
+        reject: (err: Error) => {
           clearTimeout(timer);
           reject(err);
         },
-      });
+      };
+      const timer = setTimeout(() => {
+        // Leave the queue, or a late line would go to this reader instead of the next.
+        this.readers.splice(this.readers.indexOf(reader), 1);
+        reject(new Error(`no reply line within ${LINE_TIMEOUT_MS} ms`));
+      }, LINE_TIMEOUT_MS);
+      this.readers.push(reader);
     });
   }
 

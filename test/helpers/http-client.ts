@@ -101,6 +101,17 @@ export class RawHttpConnection {
     this.socket.write(data);
   }
 
+  /**
+   * Writes `data` and resolves once it has been handed to the kernel: on
+   * loopback it is then in the server's receive queue, which is what an
+   * ordering barrier (EngineHarness.barrier) needs.
+   */
+  send(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
   /** Writes `METHOD target` with `headers` and reads the response. */
   async request(method: string, target: string, headers: Record<string, string> = {}, options: ReadOptions = {}): Promise<HttpResponse> {
     this.write(requestBytes(method, target, headers));
@@ -136,9 +147,12 @@ export class RawHttpConnection {
 
   /**
    * Resolves with the close if the server closes the connection within
-   * `timeoutMs`, or with undefined if it is still open then.
+   * `timeoutMs`, or with undefined if it is still open then. The default is a
+   * generous deadline for a close that should come at once; a test that wants
+   * to show the connection stays open should prove it with a later answer on
+   * it, not with a short wait here.
    */
-  async waitClosed(timeoutMs: number): Promise<CloseInfo | undefined> {
+  async waitClosed(timeoutMs = 10_000): Promise<CloseInfo | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const still = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), timeoutMs);
@@ -148,9 +162,15 @@ export class RawHttpConnection {
     return result;
   }
 
-  /** Half-closes our side: the server sees EOF. */
-  end(): void {
-    this.socket.end();
+  /**
+   * Half-closes our side: the server sees EOF. Resolves once the FIN has been
+   * sent (shutdown(2) has returned), so an ordering barrier after it orders
+   * the server's handling of the FIN too.
+   */
+  end(): Promise<void> {
+    return new Promise((resolve) => {
+      this.socket.end(() => resolve());
+    });
   }
 
   destroy(): void {

@@ -1,5 +1,7 @@
 // Starts the real server (`node dist/main.js`) as a child process, the way an
-// operator would, and parses its ready line (plan/cli.md):
+// operator would, and parses the ready line src/main.ts prints (shown in
+// README.md, Flags; the flags themselves are in the table there and in
+// `node dist/main.js --help`):
 //   megacomet ready: http://HOST:PORT app=HOST:PORT threads=N max-connections=N fd-limit=N
 // Every server is hard-killed by PID in the test's teardown, so a failing test
 // never leaves a process behind.
@@ -155,7 +157,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
   const m = READY_LINE.exec(readyLine);
   if (m === null) {
     await kill();
-    throw new Error(`ready line does not match the format in plan/cli.md: ${JSON.stringify(readyLine)}`);
+    throw new Error(`ready line does not match the format in README.md (printed by src/main.ts): ${JSON.stringify(readyLine)}`);
   }
 
   return {

@@ -1,7 +1,16 @@
 // Waiting on conditions instead of sleeping: every end-to-end test waits for
 // something observable (a reply, a stats counter, a closed socket) with a
 // generous deadline, so the suite is fast on an idle machine and still
-// deterministic on a loaded CI runner.
+// deterministic on a loaded CI runner. The rest of the conventions:
+// - "Nothing happened" is shown by a later event that would have come after
+//   it: the next answer on the same connection, a round trip on another
+//   connection to the same event loop, or EngineHarness.barrier(). A window
+//   of time alone passes vacuously when the machine is slow.
+// - Timeouts under test get a lower bound measured from before the client
+//   acted (the server's clock cannot start earlier) and only a generous upper
+//   bound; how promptly something happens is for the benchmarks.
+// - sleep() is left for time that is itself under test (a window past a
+//   deadline, a pause before a first byte) and for pacing a slow client.
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
