@@ -45,12 +45,12 @@ t.test('requests issued together are answered in order', async (t) => {
 t.test('waiting requests are rejected when the connection closes', async (t) => {
   const h = await startHarness({ maxLine: 100 });
   t.teardown(() => h.close());
-  const client = await AppClient.connect({ port: h.server.port });
+  const client = await AppClient.connect({ port: h.server.port, reconnect: false });
   const big = client.request(`{"op":"stats","ref":"${'x'.repeat(200)}"}`);
   const after = client.stats();
   t.match(await big, { error: 'too_large' });
   await t.rejects(after, /closed/);
-  await t.rejects(client.stats(), /closed/, 'and later ones at once');
+  await t.rejects(client.stats(), /closed/, 'and, without reconnect, later ones at once');
 });
 
 t.test('connect rejects when nothing listens', async (t) => {

@@ -1,16 +1,33 @@
 // A small typed client for the app port (PROTOCOL.md section 2), for apps and
 // tests. Requests may be issued without waiting: replies come back in request
 // order, so each is matched to the oldest request still waiting.
+//
+// When the connection is lost (a server restart, a handover to a new
+// process), the client reconnects by itself with backoff (and authenticates
+// again when it was given the secret). It never re-sends on its own: a
+// request that was written and not answered may or may not have been carried
+// out, so it is rejected with SendOutcomeUnknownError for the app to decide.
+// Requests made while disconnected wait and are written after reconnecting.
 
 import { connect, type Socket } from 'node:net';
 import type { AppErrorCode } from '../protocol/errors.js';
 import type { StatsReply } from '../protocol/stats.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
 
 export interface AppClientOptions {
   /** Default 127.0.0.1. */
   host?: string;
   port: number;
+  /** The server's --app-secret: sent as the first request of every connection. */
+  secret?: string;
+  /** Reconnect after a lost connection (default: on, 100 ms doubling to 5 s); false closes the client instead. */
+  reconnect?: BackoffOptions | false;
+  /** Told of every change of the connection's state. */
+  onState?: (state: AppClientState) => void;
 }
+
+/** connected: requests go out; reconnecting: they wait; closed: they are rejected (close(), or reconnect: false). */
+export type AppClientState = 'connected' | 'reconnecting' | 'closed';
 
 export interface ClientStatus {
   connected: boolean;
@@ -33,35 +50,64 @@ export class AppRequestError extends Error {
   }
 }
 
-interface Waiter {
+/**
+ * The connection was lost after this request was written and before its
+ * reply came: the server may or may not have carried it out (a send may have
+ * been queued). The client does not re-send it; `line` is what was written.
+ */
+export class SendOutcomeUnknownError extends Error {
+  readonly line: string;
+  constructor(line: string, cause: Error) {
+    super(`the connection was lost before the reply (${cause.message}); the request may or may not have been carried out: ${line.slice(0, 200)}`);
+    this.name = 'SendOutcomeUnknownError';
+    this.line = line;
+  }
+}
+
+interface Pending {
+  readonly line: string;
   resolve(reply: AppReply): void;
   reject(err: Error): void;
 }
 
 export class AppClient {
-  private readonly socket: Socket;
-  private readonly waiting: Waiter[] = [];
+  private socket: Socket;
+  /** Written, waiting for their replies, oldest first. */
+  private inFlight: Pending[] = [];
+  /** Made while disconnected, not written yet. */
+  private waiting: Pending[] = [];
   private buffered = '';
+  private state: AppClientState = 'connected';
   private closedError: Error | null = null;
+  private readonly backoff: Backoff | null;
+  private retryTimer: NodeJS.Timeout | null = null;
 
-  private constructor(socket: Socket) {
+  private constructor(
+    socket: Socket,
+    private readonly options: AppClientOptions,
+  ) {
+    this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.socket = socket;
-    socket.setEncoding('utf8');
-    socket.setNoDelay(true);
-    socket.on('data', (text: string) => this.onData(text));
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('the app connection closed')));
+    this.attach(socket);
   }
 
-  static connect(options: AppClientOptions): Promise<AppClient> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: options.host ?? '127.0.0.1', port: options.port });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new AppClient(socket));
-      });
-    });
+  /** Connects (the first connection is not retried: an error rejects) and authenticates if given the secret. */
+  static async connect(options: AppClientOptions): Promise<AppClient> {
+    const socket = await openSocket(options);
+    const client = new AppClient(socket, options);
+    if (options.secret !== undefined) {
+      try {
+        await client.auth(options.secret);
+      } catch (err) {
+        await client.close();
+        throw err;
+      }
+    }
+    return client;
+  }
+
+  get connectionState(): AppClientState {
+    return this.state;
   }
 
   /** Queues `data` (serialised with JSON.stringify) for `client`; resolves to the message id. */
@@ -85,7 +131,7 @@ export class AppClient {
     return (await this.call({ op: 'stats' })) as unknown as ServerStats;
   }
 
-  /** Authenticates this connection (servers started with --app-secret). */
+  /** Authenticates this connection (servers started with --app-secret). Pass the secret in the options to have it done on every reconnect. */
   async auth(secret: string): Promise<void> {
     await this.call({ op: 'auth', secret });
   }
@@ -99,18 +145,35 @@ export class AppClient {
     if (line.includes('\n')) return Promise.reject(new Error('a request line must not contain a newline'));
     if (this.closedError !== null) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.socket.write(line + '\n');
+      const pending: Pending = { line, resolve, reject };
+      if (this.state === 'connected') this.write(pending);
+      else this.waiting.push(pending);
     });
   }
 
-  /** Closes the connection; requests still waiting are rejected. */
+  /** Closes the connection for good; requests still waiting are rejected. */
   close(): Promise<void> {
+    this.finish(new Error('the app client was closed'));
     return new Promise((resolve) => {
       if (this.socket.destroyed) return resolve();
       this.socket.once('close', () => resolve());
       this.socket.end();
     });
+  }
+
+  private write(pending: Pending): void {
+    this.inFlight.push(pending);
+    this.socket.write(pending.line + '\n');
+  }
+
+  private attach(socket: Socket): void {
+    socket.setEncoding('utf8');
+    socket.setNoDelay(true);
+    socket.on('data', (text: string) => this.onData(text));
+    // 'close' follows every error; the error only says why.
+    let lastError: Error | null = null;
+    socket.on('error', (err) => (lastError = err));
+    socket.on('close', () => this.onLost(lastError ?? new Error('the app connection closed')));
   }
 
   private async call(request: Record<string, unknown>): Promise<AppReply & { ok: true }> {
@@ -125,24 +188,88 @@ export class AppClient {
     while ((lf = this.buffered.indexOf('\n')) >= 0) {
       const line = this.buffered.slice(0, lf);
       this.buffered = this.buffered.slice(lf + 1);
-      const waiter = this.waiting.shift();
-      if (waiter === undefined) {
-        this.fail(new Error(`the server sent a reply no request waits for: ${line.slice(0, 200)}`));
+      const pending = this.inFlight.shift();
+      if (pending === undefined) {
+        this.socket.destroy(new Error(`the server sent a reply no request waits for: ${line.slice(0, 200)}`));
         return;
       }
       try {
-        waiter.resolve(JSON.parse(line) as AppReply);
+        pending.resolve(JSON.parse(line) as AppReply);
       } catch {
-        waiter.reject(new Error(`the server sent a reply that is not JSON: ${line.slice(0, 200)}`));
+        pending.reject(new Error(`the server sent a reply that is not JSON: ${line.slice(0, 200)}`));
       }
     }
   }
 
-  private fail(err: Error): void {
-    if (this.closedError === null) this.closedError = err;
-    for (const waiter of this.waiting.splice(0)) waiter.reject(err);
+  private onLost(cause: Error): void {
+    if (this.state === 'closed') return;
+    this.buffered = '';
+    // Written and unanswered: the server may have carried them out. Never re-sent.
+    for (const pending of this.inFlight.splice(0)) pending.reject(new SendOutcomeUnknownError(pending.line, cause));
+    if (this.backoff === null) {
+      this.finish(cause);
+      return;
+    }
+    this.setState('reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      openSocket(this.options).then(
+        (socket) => this.onReconnected(socket),
+        () => {
+          if (this.state === 'reconnecting') this.scheduleReconnect();
+        },
+      );
+    }, this.backoff!.next());
+  }
+
+  private onReconnected(socket: Socket): void {
+    if (this.state === 'closed') {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    this.attach(socket);
+    this.backoff!.reset();
+    this.setState('connected');
+    // The auth goes first, then the requests that waited, in the order they were made.
+    const waiting = this.waiting.splice(0);
+    if (this.options.secret !== undefined) {
+      this.write({ line: JSON.stringify({ op: 'auth', secret: this.options.secret }), resolve: () => undefined, reject: () => undefined });
+    }
+    for (const pending of waiting) this.write(pending);
+  }
+
+  private finish(err: Error): void {
+    if (this.state === 'closed') return;
+    this.closedError = err;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const pending of this.inFlight.splice(0)) pending.reject(err);
+    for (const pending of this.waiting.splice(0)) pending.reject(err);
+    this.setState('closed');
     this.socket.destroy();
   }
+
+  private setState(state: AppClientState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onState?.(state);
+  }
+}
+
+function openSocket(options: AppClientOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: options.host ?? '127.0.0.1', port: options.port });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
 }
 
 /** JSON.stringify(data) as a value for a request object, refusing what JSON cannot carry. */

@@ -2,7 +2,7 @@
 // server (the app connection) and to let its subscribers in (tokens).
 
 export { signToken, verifyToken } from '../protocol/token.js';
-export { AppClient, AppRequestError } from './app-client.js';
-export type { AppClientOptions, AppReply, ClientStatus, ServerStats } from './app-client.js';
+export { AppClient, AppRequestError, SendOutcomeUnknownError } from './app-client.js';
+export type { AppClientOptions, AppClientState, AppReply, ClientStatus, ServerStats } from './app-client.js';
 export type { StatsReply, ThreadStats } from '../protocol/stats.js';
 export { APP_ERRORS, HTTP_ERRORS, type AppErrorCode, type HttpErrorCode } from '../protocol/errors.js';
