@@ -17,6 +17,7 @@ t.test('a send to a held poll, and the poll that follows, take microseconds', as
     deliver(_handle: number, body: string): void {
       bodies += body.length > 0 ? 1 : 0;
     },
+    release(): void {},
   }));
   const manager = new Manager({ ttlMs: 60_000, maxQueue: 1000 }, links);
   const clients = Array.from({ length: SUBSCRIBERS }, (_, i) => `user:${i}`);
