@@ -13,12 +13,19 @@
 // so a POLL record makes no garbage at all.
 //
 // Shape, all in typed arrays:
-//   buckets  Int32Array, open addressing with linear probing: the entry whose
-//            home is here or which probed past here, or EMPTY. A home is
+//   buckets  Int32Array, open addressing with linear probing in Robin Hood
+//            order: the entry filed here, or EMPTY. A home is
 //            floor(hash * buckets / 2^32) (any bucket count, not only powers of
-//            two, so the table can grow by 1.5x). Deletion shifts the entries
-//            that probed past the hole back into it (no tombstones), so a
-//            lookup's run never grows with churn.
+//            two, so the table can grow by 1.5x). Beside it, a Uint8Array of
+//            each bucket's distance from its entry's home (capped at 255, past
+//            which it is computed from the entry's hash). Robin Hood keeps the
+//            entries of one home together and in home order, so a lookup
+//            compares only the entries of its own home and stops at the first
+//            entry nearer its home than the lookup is to its own: a miss is
+//            decided from these two arrays without reading any entry.
+//            Deletion shifts the following entries of the run back by one
+//            until one sits at its home (no tombstones), so runs never grow
+//            with churn, again without reading entries.
 //   entries  in pages of ENTRY_PAGE, never moved (entry numbers stay valid
 //            while the table grows): hash u32 | arena ref u32 | id length u8.
 //            Freed entries are threaded into a LIFO list through their ref;
@@ -29,18 +36,19 @@
 //            are reused first. A chunk never straddles pages (a page's last
 //            < 64 bytes may stay unused).
 //
-// Memory per client, 16-byte id: 16 (arena) + 9 (entry) + 4 / load (buckets:
-// 5-7.5 at a load of 0.53-0.8) = 30-33 bytes. The bucket array grows by 1.5x
-// when the load passes 0.8: at 1M clients the copy is a transient of the old
-// and new arrays together (at most 12.5 MB) and a pause to rehash from the
-// stored hashes (tens of ms, measured in docs/ARCHITECTURE.md); doubling would
-// halve the number of pauses and cost up to 10 bytes per client instead of
-// 7.5. Entries and arena pages grow a page at a time and never move. Nothing
+// Memory per client, 16-byte id: 16 (arena) + 9 (entry) + 5 / load (index:
+// 6.25-9.4 at a load of 0.53-0.8) = 31-34.5 bytes. The index grows by 1.5x
+// when the load passes 0.8, re-filing every entry from its stored hash (entry
+// pages are read in order): at 1M clients the growth allocates the new 1.5x
+// index beside the old one (a transient of both, at most 15.6 MB) and pauses
+// the thread to re-file (measured in docs/ARCHITECTURE.md); doubling would
+// halve the number of pauses and cost up to 12.5 bytes per client instead of
+// 9.4. Entries and arena pages grow a page at a time and never move. Nothing
 // shrinks: after a peak of N clients the table keeps N's entries and arena
-// pages and its buckets (reused by the next clients), so memory under churn
-// is bounded by the peak, and for the arena by the peak of each size class
-// (1M 64-byte ids replaced by 1M 8-byte ids keep both: 72 MB, documented
-// rather than compacted).
+// pages and its index (reused by the next clients), so memory under churn is
+// bounded by the peak, and for the arena by the peak of each size class (1M
+// 64-byte ids replaced by 1M 8-byte ids keep both: 72 MB, documented rather
+// than compacted).
 //
 // Hashes come from the caller (./client-id-hash.ts, keyed per process), so
 // that a record's bytes are hashed once per lookup and insert, and so tests
@@ -70,6 +78,8 @@ export const MAX_ID_BYTES = 64;
 const SIZE_CLASSES = MAX_ID_BYTES / UNIT_BYTES;
 
 const EMPTY = -1;
+/** A stored distance this high means "at least": the real one is computed from the entry's hash. */
+const MAX_DIST = 255;
 const MIN_BUCKETS = 1024;
 /** Grow when more than this share of the buckets is in use. */
 const MAX_LOAD = 0.8;
@@ -79,6 +89,7 @@ const MAX_ENTRIES = 2 ** 31 - 1;
 
 /** Exact bytes held by the table's typed arrays. */
 export interface ClientTableMemory {
+  /** The index: entry and distance per bucket. */
   buckets: number;
   entries: number;
   arena: number;
@@ -91,6 +102,8 @@ function home(hash: number, buckets: number): number {
 
 export class ClientTable {
   private buckets: Int32Array;
+  /** Per bucket: how far its entry is from its home, capped at MAX_DIST (meaningless for an EMPTY bucket). */
+  private dists: Uint8Array;
   private growAt: number;
   private count = 0;
 
@@ -113,6 +126,7 @@ export class ClientTable {
   constructor(initialClients = 0) {
     const buckets = Math.max(MIN_BUCKETS, Math.ceil(initialClients / MAX_LOAD) + 1);
     this.buckets = new Int32Array(buckets).fill(EMPTY);
+    this.dists = new Uint8Array(buckets);
     this.growAt = Math.floor(buckets * MAX_LOAD);
   }
 
@@ -129,20 +143,27 @@ export class ClientTable {
   /** The entry of the id in `bytes[start, start + length)` whose hash is `hash`, or -1. */
   findBytes(hash: number, bytes: Uint8Array, start: number, length: number): number {
     const buckets = this.buckets;
+    const dists = this.dists;
     const cap = buckets.length;
     let i = home(hash, cap);
-    for (;;) {
+    for (let d = 0; ; d++) {
       const entry = buckets[i]!;
       if (entry === EMPTY) return -1;
-      const page = entry >>> ENTRY_PAGE_BITS;
-      const index = entry & ENTRY_MASK;
-      if (this.hashes[page]![index] === hash && this.lengths[page]![index] === length) {
-        const ref = this.refs[page]![index]!;
-        const chunk = this.arena[ref >>> PAGE_UNIT_BITS]!;
-        const at = (ref & PAGE_UNIT_MASK) << UNIT_SHIFT;
-        let k = 0;
-        while (k < length && chunk[at + k] === bytes[start + k]) k++;
-        if (k === length) return entry;
+      let distance = dists[i]!;
+      if (distance === MAX_DIST && d >= MAX_DIST) distance = this.distanceAt(i, entry, cap);
+      // Robin Hood order: an entry nearer its home than we are to ours means ours is not here.
+      if (distance < d) return -1;
+      if (distance === d) {
+        const page = entry >>> ENTRY_PAGE_BITS;
+        const index = entry & ENTRY_MASK;
+        if (this.hashes[page]![index] === hash && this.lengths[page]![index] === length) {
+          const ref = this.refs[page]![index]!;
+          const chunk = this.arena[ref >>> PAGE_UNIT_BITS]!;
+          const at = (ref & PAGE_UNIT_MASK) << UNIT_SHIFT;
+          let k = 0;
+          while (k < length && chunk[at + k] === bytes[start + k]) k++;
+          if (k === length) return entry;
+        }
       }
       if (++i === cap) i = 0;
     }
@@ -151,21 +172,27 @@ export class ClientTable {
   /** The entry of `id` (ASCII) whose hash is `hash`, or -1. */
   findString(hash: number, id: string): number {
     const buckets = this.buckets;
+    const dists = this.dists;
     const cap = buckets.length;
     const length = id.length;
     let i = home(hash, cap);
-    for (;;) {
+    for (let d = 0; ; d++) {
       const entry = buckets[i]!;
       if (entry === EMPTY) return -1;
-      const page = entry >>> ENTRY_PAGE_BITS;
-      const index = entry & ENTRY_MASK;
-      if (this.hashes[page]![index] === hash && this.lengths[page]![index] === length) {
-        const ref = this.refs[page]![index]!;
-        const chunk = this.arena[ref >>> PAGE_UNIT_BITS]!;
-        const at = (ref & PAGE_UNIT_MASK) << UNIT_SHIFT;
-        let k = 0;
-        while (k < length && chunk[at + k] === id.charCodeAt(k)) k++;
-        if (k === length) return entry;
+      let distance = dists[i]!;
+      if (distance === MAX_DIST && d >= MAX_DIST) distance = this.distanceAt(i, entry, cap);
+      if (distance < d) return -1;
+      if (distance === d) {
+        const page = entry >>> ENTRY_PAGE_BITS;
+        const index = entry & ENTRY_MASK;
+        if (this.hashes[page]![index] === hash && this.lengths[page]![index] === length) {
+          const ref = this.refs[page]![index]!;
+          const chunk = this.arena[ref >>> PAGE_UNIT_BITS]!;
+          const at = (ref & PAGE_UNIT_MASK) << UNIT_SHIFT;
+          let k = 0;
+          while (k < length && chunk[at + k] === id.charCodeAt(k)) k++;
+          if (k === length) return entry;
+        }
       }
       if (++i === cap) i = 0;
     }
@@ -199,28 +226,28 @@ export class ClientTable {
     const length = this.lengths[page]?.[index];
     if (length === undefined || length === 0) throw new RangeError(`client table: entry ${entry} is not in use`);
     const buckets = this.buckets;
+    const dists = this.dists;
     const cap = buckets.length;
-    let hole = home(this.hashes[page]![index]!, cap);
-    while (buckets[hole] !== entry) {
-      if (buckets[hole] === EMPTY) throw new Error(`client table: entry ${entry} is missing from its run`);
-      if (++hole === cap) hole = 0;
+    let i = home(this.hashes[page]![index]!, cap);
+    while (buckets[i] !== entry) {
+      if (buckets[i] === EMPTY) throw new Error(`client table: entry ${entry} is missing from its run`);
+      if (++i === cap) i = 0;
     }
-    // Backward shift: each later entry of the run whose home is not after the
-    // hole (cyclically) moves into it, leaving a new hole where it was.
-    let j = hole;
+    // Backward shift: the following entries of the run move back by one, each
+    // a step nearer its home, until one is at its home or the run ends.
     for (;;) {
-      if (++j === cap) j = 0;
+      const j = i + 1 === cap ? 0 : i + 1;
       const next = buckets[j]!;
       if (next === EMPTY) break;
-      const h = home(this.hashes[next >>> ENTRY_PAGE_BITS]![next & ENTRY_MASK]!, cap);
-      const fromHome = j >= h ? j - h : j - h + cap;
-      const fromHole = j >= hole ? j - hole : j - hole + cap;
-      if (fromHome >= fromHole) {
-        buckets[hole] = next;
-        hole = j;
-      }
+      let distance = dists[j]!;
+      if (distance === 0) break;
+      if (distance === MAX_DIST) distance = this.distanceAt(j, next, cap);
+      buckets[i] = next;
+      dists[i] = distance - 1 < MAX_DIST ? distance - 1 : MAX_DIST;
+      i = j;
     }
-    buckets[hole] = EMPTY;
+    buckets[i] = EMPTY;
+    dists[i] = 0;
 
     const ref = this.refs[page]![index]!;
     const units = (length + UNIT_BYTES - 1) >>> UNIT_SHIFT;
@@ -267,7 +294,7 @@ export class ClientTable {
   /** Exact bytes of the typed arrays the table holds (its JS objects are a few hundred bytes more). */
   memory(): ClientTableMemory {
     return {
-      buckets: this.buckets.byteLength,
+      buckets: this.buckets.byteLength + this.dists.byteLength,
       entries: this.hashes.length * ENTRY_PAGE * (Uint32Array.BYTES_PER_ELEMENT * 2 + Uint8Array.BYTES_PER_ELEMENT),
       arena: this.arena.length * ARENA_PAGE_BYTES,
     };
@@ -294,7 +321,7 @@ export class ClientTable {
     this.hashes[page]![index] = hash;
     this.lengths[page]![index] = length;
     this.refs[page]![index] = this.takeChunk((length + UNIT_BYTES - 1) >>> UNIT_SHIFT);
-    place(this.buckets, entry, hash);
+    this.place(entry, hash);
     this.count++;
     return entry;
   }
@@ -331,24 +358,53 @@ export class ClientTable {
     return (chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16) | (chunk[at + 3]! << 24)) >>> 0;
   }
 
-  /** Re-files every entry in a bucket array 1.5x larger, from the stored hashes. */
+  /** Re-files every entry in an index 1.5x larger, from the stored hashes (entry pages in order). */
   private grow(): void {
-    const old = this.buckets;
-    const cap = Math.ceil(old.length * GROWTH);
-    const buckets = new Int32Array(cap).fill(EMPTY);
-    for (let i = 0; i < old.length; i++) {
-      const entry = old[i]!;
-      if (entry !== EMPTY) place(buckets, entry, this.hashes[entry >>> ENTRY_PAGE_BITS]![entry & ENTRY_MASK]!);
-    }
-    this.buckets = buckets;
+    const cap = Math.ceil(this.buckets.length * GROWTH);
+    this.buckets = new Int32Array(cap).fill(EMPTY);
+    this.dists = new Uint8Array(cap);
     this.growAt = Math.floor(cap * MAX_LOAD);
+    for (let page = 0; page < this.lengths.length; page++) {
+      const lengths = this.lengths[page]!;
+      const hashes = this.hashes[page]!;
+      const end = Math.min(ENTRY_PAGE, this.entriesUsed - page * ENTRY_PAGE);
+      for (let index = 0; index < end; index++) if (lengths[index] !== 0) this.place(page * ENTRY_PAGE + index, hashes[index]!);
+    }
   }
-}
 
-/** Files `entry` in the first empty bucket from its home on. */
-function place(buckets: Int32Array, entry: number, hash: number): void {
-  const cap = buckets.length;
-  let i = home(hash, cap);
-  while (buckets[i] !== EMPTY) if (++i === cap) i = 0;
-  buckets[i] = entry;
+  /**
+   * Files `entry` (whose hash is `hash`) in Robin Hood order: it takes the
+   * first bucket whose entry is nearer its home than `entry` is to its own,
+   * and that entry goes on looking the same way (or the first empty bucket).
+   */
+  private place(entry: number, hash: number): void {
+    const buckets = this.buckets;
+    const dists = this.dists;
+    const cap = buckets.length;
+    let i = home(hash, cap);
+    let moving = entry;
+    for (let d = 0; ; d++) {
+      const other = buckets[i]!;
+      if (other === EMPTY) {
+        buckets[i] = moving;
+        dists[i] = d < MAX_DIST ? d : MAX_DIST;
+        return;
+      }
+      let distance = dists[i]!;
+      if (distance === MAX_DIST && d >= MAX_DIST) distance = this.distanceAt(i, other, cap);
+      if (distance < d) {
+        buckets[i] = moving;
+        dists[i] = d < MAX_DIST ? d : MAX_DIST;
+        moving = other;
+        d = distance;
+      }
+      if (++i === cap) i = 0;
+    }
+  }
+
+  /** How far bucket `i`, holding `entry`, is from the entry's home: from its hash, for the distances past MAX_DIST. */
+  private distanceAt(i: number, entry: number, cap: number): number {
+    const h = home(this.hashes[entry >>> ENTRY_PAGE_BITS]![entry & ENTRY_MASK]!, cap);
+    return i >= h ? i - h : i - h + cap;
+  }
 }
