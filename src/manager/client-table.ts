@@ -39,9 +39,10 @@
 // Memory per client, 16-byte id: 16 (arena) + 9 (entry) + 5 / load (index:
 // 6.25-9.4 at a load of 0.53-0.8) = 31-34.5 bytes. The index grows by 1.5x
 // when the load passes 0.8, re-filing every entry from its stored hash (entry
-// pages are read in order): at 1M clients the growth allocates the new 1.5x
-// index beside the old one (a transient of both, at most 15.6 MB) and pauses
-// the thread to re-file (measured in docs/ARCHITECTURE.md); doubling would
+// pages are read in order): around 1M clients the growth allocates the new
+// 1.5x index beside the old one (a transient of both: 12.6 MB for the growth
+// at 807k clients, 19 MB at 1.2M) and pauses the thread to re-file (30-50 ms,
+// measured in docs/ARCHITECTURE.md); doubling would
 // halve the number of pauses and cost up to 12.5 bytes per client instead of
 // 9.4. Entries and arena pages grow a page at a time and never move. Nothing
 // shrinks: after a peak of N clients the table keeps N's entries and arena
