@@ -114,6 +114,30 @@ t.test('many ids with one hash: all found, deletes shift the run back (no tombst
   }
 });
 
+t.test('many ids with different hashes but one home bucket, mixed with a second home right after', async (t) => {
+  const table = new ClientTable();
+  const n = 2000;
+  // Hashes that differ only in their low bits share a home (homes come from the top bits); a
+  // second group homes one bucket later, so both groups' runs interleave in Robin Hood order.
+  const base = 0x40000000;
+  const step = Math.ceil(4294967296 / table.bucketCount);
+  const hashOf = (i: number): number => (i % 2 === 0 ? base + (i >> 1) : base + step + (i >> 1)) >>> 0;
+  const ids = Array.from({ length: n }, (_, i) => idOf(i, 12));
+  const entries = ids.map((id, i) => addId(table, id, hashOf(i)));
+  let wrong = 0;
+  ids.forEach((id, i) => {
+    if (findId(table, id, hashOf(i)) !== entries[i]) wrong++;
+    if (findId(table, id, hashOf(i) ^ 1) !== -1) wrong++;
+  });
+  t.equal(wrong, 0, 'each found under its own hash only');
+  for (let i = 0; i < n; i += 3) table.delete(entries[i]!);
+  wrong = 0;
+  ids.forEach((id, i) => {
+    if (findId(table, id, hashOf(i)) !== (i % 3 === 0 ? -1 : entries[i])) wrong++;
+  });
+  t.equal(wrong, 0, 'after deleting a third of them, across both groups');
+});
+
 t.test('against a Map: random adds and deletes with hashes forced into a few buckets', async (t) => {
   const table = new ClientTable();
   const model = new Map<string, number>();
