@@ -34,7 +34,7 @@ t.test('data is delivered exactly as the app wrote it', async (t) => {
     t.equal(delivery?.body, `{"cursor":${reply.id},"messages":[${data}]}`, `data ${ascii(data)}`);
     await app.request(`{"op":"status","client":"bytes"}`);
     h.manager.onPoll(1, 10, 'bytes', reply.id); // acknowledge, so the next poll sees only the next message
-    h.manager.onGone(1, 10, 'bytes');
+    h.manager.onGone(1, 10);
   }
 });
 
@@ -57,7 +57,7 @@ t.test('the data member is found wherever it stands in the line', async (t) => {
     const reply = JSON.parse(await app.line()) as { id: number };
     t.same(h.links.take(), [{ worker: 0, handle: 1, body: `{"cursor":${reply.id},"messages":[${data}]}` }], line);
     h.manager.onPoll(0, 2, 'w', reply.id);
-    h.manager.onGone(0, 2, 'w');
+    h.manager.onGone(0, 2);
   }
 });
 

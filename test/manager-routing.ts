@@ -2,7 +2,8 @@
 // release of an older poll, and forgetting polls that ended.
 import t from 'tap';
 import { Manager } from '../src/manager/manager.js';
-import { bodyOf, FakeClock, FakeLinks } from './helpers/manager-fakes.js';
+import { makeHandle } from '../src/engine/events.js';
+import { bodyOf, FakeClock, FakeLinks, RELEASED } from './helpers/manager-fakes.js';
 
 function setup(workers = 2) {
   const clock = new FakeClock();
@@ -69,12 +70,14 @@ t.test('a delivery that was lost is delivered again to the next poll with the ol
   t.equal(manager.stats().delivered, 2, 'each delivery of a message counts');
 });
 
-t.test('a newer poll releases the older one with the cursor it asked with', async (t) => {
+// The older poll's worker answers it empty with the cursor it asked with (it keeps
+// that cursor: test/worker-held-polls.ts); here, that the manager asks it to.
+t.test('a newer poll releases the older one', async (t) => {
   t.test('across workers', async (t) => {
     const { links, manager } = setup();
     manager.onPoll(0, 100, 'dave', 7);
     manager.onPoll(1, 200, 'dave', 9);
-    t.same(links.take(), [{ worker: 0, handle: 100, body: bodyOf(7, []) }], 'worker 0 answers its poll empty with cursor 7');
+    t.same(links.take(), [{ worker: 0, handle: 100, body: RELEASED }], 'worker 0 is told to answer its poll empty');
     t.match(manager.stats(), { held_polls: 1, clients: 1 });
     const id = sentId(manager.send('dave', 'true'));
     t.same(links.take(), [{ worker: 1, handle: 200, body: bodyOf(id, ['true']) }], 'the send goes to the newer poll');
@@ -84,7 +87,7 @@ t.test('a newer poll releases the older one with the cursor it asked with', asyn
     const { links, manager } = setup();
     manager.onPoll(1, 1, 'erin', 0);
     manager.onPoll(1, 2, 'erin', 0);
-    t.same(links.take(), [{ worker: 1, handle: 1, body: bodyOf(0, []) }]);
+    t.same(links.take(), [{ worker: 1, handle: 1, body: RELEASED }]);
   });
 
   t.test('also when the newer poll is answered at once', async (t) => {
@@ -98,7 +101,7 @@ t.test('a newer poll releases the older one with the cursor it asked with', asyn
     t.same(
       links.take(),
       [
-        { worker: 0, handle: 1, body: bodyOf(future, []) },
+        { worker: 0, handle: 1, body: RELEASED },
         { worker: 1, handle: 2, body: bodyOf(id, ['0']) },
       ],
       'the old poll is released first, then the new one gets the message',
@@ -113,20 +116,20 @@ t.test('a poll that ended is forgotten only if it is still the held one', async 
   manager.onPoll(1, 2, 'gina', 0);
   links.take();
 
-  manager.onGone(0, 1, 'gina');
+  manager.onGone(0, 1);
   t.same(manager.status('gina'), { connected: true, queued: 0 }, 'gone of the replaced poll is ignored');
-  manager.onGone(0, 2, 'gina');
+  manager.onGone(0, 2);
   t.same(manager.status('gina'), { connected: true, queued: 0 }, 'the same handle on another worker is another poll');
   const id = sentId(manager.send('gina', '{}'));
   t.same(links.take(), [{ worker: 1, handle: 2, body: bodyOf(id, ['{}']) }], 'the held poll still gets messages');
 
   manager.onPoll(1, 3, 'gina', id);
-  manager.onGone(1, 3, 'gina');
+  manager.onGone(1, 3);
   t.same(manager.status('gina'), { connected: false, queued: 0 }, 'gone of the held poll forgets it');
   t.match(manager.stats(), { clients: 0, held_polls: 0, queued: 0 }, 'and the client with it');
 
-  manager.onGone(1, 3, 'gina');
-  manager.onGone(0, 9, 'nobody');
+  manager.onGone(1, 3);
+  manager.onGone(0, 9);
   t.match(manager.stats(), { clients: 0, held_polls: 0 }, 'gone of an unknown poll changes nothing');
 });
 
@@ -141,7 +144,7 @@ t.test('a client with no held poll and no messages leaves no state', async (t) =
   links.take();
   manager.onPoll(0, 2, 'hank', id);
   t.match(manager.stats(), { clients: 1, held_polls: 1, queued: 0 }, 'acknowledged, held');
-  manager.onGone(0, 2, 'hank');
+  manager.onGone(0, 2);
   t.match(manager.stats(), { clients: 0, held_polls: 0, queued: 0 }, 'nothing left once the poll ends');
 });
 
@@ -153,37 +156,62 @@ t.test('a cursor above every id issued waits until ids pass it', async (t) => {
   t.same(links.take(), [], 'the message is not after the cursor');
   t.same(manager.status('ivan'), { connected: true, queued: 1 });
   t.match(manager.stats(), { clients: 1, held_polls: 1, queued: 1 }, 'one client, counted once');
-  manager.onGone(0, 1, 'ivan');
+  manager.onGone(0, 1);
   t.match(manager.stats(), { clients: 1, held_polls: 0, queued: 1 });
   manager.onPoll(0, 2, 'ivan', since);
   t.match(manager.stats(), { clients: 1, held_polls: 1, queued: 0 }, 'the cursor acknowledges it');
 });
 
-t.test('heldPolls lists every held poll for shutdown', async (t) => {
+t.test('heldPolls lists every held poll', async (t) => {
   const { manager } = setup();
   manager.onPoll(0, 1, 'a', 5);
   manager.onPoll(1, 2, 'b', 0);
   t.same(
     manager.heldPolls().sort((x, y) => x.client.localeCompare(y.client)),
     [
-      { client: 'a', worker: 0, handle: 1, since: 5 },
-      { client: 'b', worker: 1, handle: 2, since: 0 },
+      { client: 'a', worker: 0, handle: 1 },
+      { client: 'b', worker: 1, handle: 2 },
     ],
   );
 });
 
-t.test('held polls survive the table growing and slots being reused', async (t) => {
+t.test('held polls survive the table growing and entries being reused', async (t) => {
   const { links, manager } = setup();
   const n = 5000;
-  for (let i = 0; i < n; i++) manager.onPoll(i % 2, i + 0.5, `c${i}`, i);
-  for (let i = 0; i < n; i += 2) manager.onGone(i % 2, i + 0.5, `c${i}`);
-  for (let i = 0; i < n; i += 2) manager.onPoll(1, 10_000 + i, `d${i}`, 0);
+  // Real handles (generation * 2^24 + engine slot), with generations past 2^31 so they are doubles, not small integers.
+  const handle = (slot: number, gen: number): number => makeHandle(slot, 2 ** 28 + gen);
+  for (let i = 0; i < n; i++) manager.onPoll(i % 2, handle(i, i), `c${i}`, i);
+  for (let i = 0; i < n; i += 2) manager.onGone(i % 2, handle(i, i));
+  for (let i = 0; i < n; i += 2) manager.onPoll(1, handle(10_000 + i, 0), `d${i}`, 0);
   t.equal(manager.stats().held_polls, n, 'half replaced by new clients');
   let wrong = 0;
   for (let i = 1; i < n; i += 2) {
-    manager.onPoll(0, 20_000 + i, `c${i}`, 0);
+    manager.onPoll(0, handle(20_000 + i, 0), `c${i}`, 0);
     const [release] = links.take();
-    if (release === undefined || release.worker !== 1 || release.handle !== i + 0.5 || release.body !== bodyOf(i, [])) wrong++;
+    if (release === undefined || release.worker !== 1 || release.handle !== handle(i, i) || release.body !== RELEASED) wrong++;
   }
-  t.equal(wrong, 0, 'every surviving poll kept its worker, handle and cursor');
+  t.equal(wrong, 0, 'every surviving poll kept its worker and handle');
+  let gone = 0;
+  for (let i = 1; i < n; i += 2) {
+    manager.onGone(0, handle(20_000 + i, 0));
+    if (manager.status(`c${i}`).connected) wrong++;
+    gone++;
+  }
+  t.equal(wrong, 0, 'a GONE finds each client from its worker and engine slot');
+  t.match(manager.stats(), { held_polls: n - gone, clients: n - gone });
+});
+
+t.test('a poll on an engine slot ends the older poll held on it, whose GONE did not come', async (t) => {
+  const { links, manager } = setup();
+  manager.onPoll(0, makeHandle(5, 1), 'kim', 0);
+  // The connection on slot 5 was answered and polled again for another client (keep-alive).
+  manager.onPoll(0, makeHandle(5, 2), 'lee', 0);
+  t.same(links.take(), [], 'nothing to answer: that poll already ended');
+  t.same(manager.status('kim'), { connected: false, queued: 0 }, 'the older poll is forgotten');
+  t.same(manager.status('lee'), { connected: true, queued: 0 });
+  t.match(manager.stats(), { clients: 1, held_polls: 1 });
+  manager.onGone(0, makeHandle(5, 1));
+  t.same(manager.status('lee'), { connected: true, queued: 0 }, 'a late GONE of the older poll changes nothing');
+  manager.onGone(0, makeHandle(5, 2));
+  t.match(manager.stats(), { clients: 0, held_polls: 0 });
 });

@@ -18,6 +18,7 @@ t.test('sends to held polls, each followed by the acknowledging poll, stay in st
     deliver(_handle: number, body: string): void {
       bodies += body.length > 0 ? 1 : 0;
     },
+    release(): void {},
   }));
   const manager = new Manager({ ttlMs: 60_000, maxQueue: 1000 }, links);
   const clients = Array.from({ length: SUBSCRIBERS }, (_, i) => `user:${i}`);

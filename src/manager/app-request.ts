@@ -3,7 +3,6 @@
 // testable with strings.
 
 import type { AppError, AppErrorCode } from '../protocol/errors.js';
-import { flatCopy } from '../protocol/flat-copy.js';
 import { CLIENT_ID_RULE, isClientIdChar, isValidClientId, MAX_CLIENT_ID_BYTES } from '../protocol/client-id.js';
 import { rawMembers } from './json-span.js';
 
@@ -61,8 +60,8 @@ export function parseCommonSend(line: string, maxMessage: number): ParsedLine | 
   while (i < idLimit && isClientIdChar(line.charCodeAt(i))) i++;
   // An id that is empty, too long or has other characters (escapes included) is for the full path to judge.
   if (i === idStart || !line.startsWith(DATA_KEY, i)) return null;
-  // A copy, not a slice: the client's Map entry may outlive this line by far (src/flat-copy.ts).
-  const client = flatCopy(line.slice(idStart, i));
+  // A slice is fine: the manager keeps a client's id as bytes in its client table, never this string.
+  const client = line.slice(idStart, i);
   let start = i + DATA_KEY.length;
   let end = line.length;
   while (end > start && isJsonWhitespace(line.charCodeAt(end - 1))) end--;

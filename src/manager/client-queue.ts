@@ -13,10 +13,8 @@
 import { POLL_BODY_OVERHEAD_BYTES, pollBody } from '../protocol/poll-body.js';
 
 export class ClientQueue {
-  /** Set by the manager when it takes the queue into use (queues are reused). */
-  client = '';
-  /** The slot (HeldPolls) of the client's held poll while it also has one, else -1; owned by the manager. */
-  heldSlot = -1;
+  /** The client's entry in the manager's client table, set when the manager takes the queue into use (queues are reused); -1 when spare. */
+  entry = -1;
   private ids: number[] = [];
   private data: string[] = [];
   private expires: number[] = [];

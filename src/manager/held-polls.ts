@@ -1,84 +1,119 @@
-// The held polls' fields: which worker holds each, under which handle, and
-// the cursor it asked with.
+// Where each client's held poll is, by client-table entry (./client-table.ts),
+// and which entry each worker's engine slot holds a poll for.
 //
-// A million idle subscribers each have exactly this state and nothing else,
-// so it is kept without an object per client: the manager's one Map from
-// client id to state holds a slot number (a Smi, so the Map entry allocates
-// nothing beyond its hash table), and the slot's fields live here in typed
-// arrays, allocated in pages of PAGE_SLOTS so that growing neither copies nor
-// over-allocates by more than one page.
-// Measured (test/manager-memory.ts): ~87 bytes per client at 100k clients,
-// ~79 at 1M, for 16-character ids: the id string (32 bytes), the Map's table
-// (~28-37 bytes) and 18 bytes of fields. Pages are never freed: after a peak
-// they keep 18 bytes per peak client, cheaper than churning allocations.
+// Both directions are needed: a send finds the client's entry by id, then its
+// poll (worker, handle) here; a GONE record carries only (worker, handle), so
+// the entry is found from the handle's engine slot (its low 24 bits, see
+// src/engine/events.ts), which names one connection of that worker's engine,
+// and at most one held poll. The handle stored for the entry then tells a
+// current poll from an older one on the same slot.
 //
-//   slot = page * PAGE_SLOTS + index
-//   worker  u16  NO_WORKER while the slot is free
-//   handle  f64  the worker's handle (generation-tagged); for a free slot, the next free slot (-1 ends the list)
-//   since   f64  the poll's cursor, < 2^53
+// No object per poll, all typed arrays in pages of PAGE (4096) that are
+// allocated when first needed and never freed (after a peak they keep its
+// bytes, reused by later polls; growing neither copies nor over-allocates by
+// more than a page):
+//   by entry            worker u16 (NO_WORKER: no held poll) | handle f64    10 bytes
+//   by worker and slot  entry i32 (-1: none)                                  4 bytes
+// so 14 bytes per held poll (engine slots are dense per worker: the engine
+// reuses the last freed slot first). The poll's cursor is not here: the
+// worker keeps it for the empty answer it owes at the poll's timeout, and a
+// release (./worker-port.ts) lets that worker answer with it. The manager
+// keeps a cursor only when it is above every id issued (manager.ts).
+//
+// Single-threaded: owned by the manager's thread.
+
+import { HANDLE_SLOT_SPAN } from '../engine/events.js';
 
 const NO_WORKER = 0xffff;
 /** Workers are numbered 0..MAX_WORKERS-1. */
 export const MAX_WORKERS = NO_WORKER;
 const PAGE_BITS = 12;
-const PAGE_SLOTS = 1 << PAGE_BITS;
-const INDEX_MASK = PAGE_SLOTS - 1;
+const PAGE = 1 << PAGE_BITS;
+const MASK = PAGE - 1;
 
 export class HeldPolls {
   private readonly workers: Uint16Array[] = [];
   private readonly handles: Float64Array[] = [];
-  private readonly sinces: Float64Array[] = [];
-  /** Head of the free-slot list threaded through `handles`, -1 when empty. */
-  private freeHead = -1;
-  /** Slots below this have been handed out at least once. */
-  private used = 0;
+  /** By worker: pages of engine slot -> entry. */
+  private readonly slots: Int32Array[][] = [];
   private count = 0;
 
-  /** Slots in use: held polls. */
+  /** Held polls. */
   get size(): number {
     return this.count;
   }
 
-  workerOf(slot: number): number {
-    return this.workers[slot >>> PAGE_BITS]![slot & INDEX_MASK]!;
-  }
-  handleOf(slot: number): number {
-    return this.handles[slot >>> PAGE_BITS]![slot & INDEX_MASK]!;
-  }
-  sinceOf(slot: number): number {
-    return this.sinces[slot >>> PAGE_BITS]![slot & INDEX_MASK]!;
+  /** Whether the client of `entry` has a held poll. */
+  isHeld(entry: number): boolean {
+    const page = this.workers[entry >>> PAGE_BITS];
+    return page !== undefined && page[entry & MASK] !== NO_WORKER;
   }
 
-  /** Records a held poll; returns its slot (a small non-negative integer). */
-  add(worker: number, handle: number, since: number): number {
-    let slot = this.freeHead;
-    if (slot >= 0) this.freeHead = this.handleOf(slot);
-    else slot = this.takeNewSlot();
-    const page = slot >>> PAGE_BITS;
-    const index = slot & INDEX_MASK;
-    this.workers[page]![index] = worker;
-    this.handles[page]![index] = handle;
-    this.sinces[page]![index] = since;
+  /** The worker of a held poll. */
+  workerOf(entry: number): number {
+    return this.workers[entry >>> PAGE_BITS]![entry & MASK]!;
+  }
+
+  /** The handle of a held poll. */
+  handleOf(entry: number): number {
+    return this.handles[entry >>> PAGE_BITS]![entry & MASK]!;
+  }
+
+  /** The entry whose held poll is exactly `handle` on `worker`, or -1. */
+  entryAt(worker: number, handle: number): number {
+    const entry = this.entryOnSlot(worker, handle);
+    return entry >= 0 && this.handleOf(entry) === handle && this.workerOf(entry) === worker ? entry : -1;
+  }
+
+  /** The entry with a held poll on the engine slot of `handle` on `worker`, of any generation, or -1. */
+  entryOnSlot(worker: number, handle: number): number {
+    const slot = handle % HANDLE_SLOT_SPAN;
+    const page = this.slots[worker]?.[slot >>> PAGE_BITS];
+    return page === undefined ? -1 : page[slot & MASK]!;
+  }
+
+  /** Records the held poll of `entry` (which has none) as `handle` on `worker`; the slot must hold no other poll. */
+  hold(entry: number, worker: number, handle: number): void {
+    const page = entry >>> PAGE_BITS;
+    while (this.workers.length <= page) {
+      this.workers.push(new Uint16Array(PAGE).fill(NO_WORKER));
+      this.handles.push(new Float64Array(PAGE));
+    }
+    this.workers[page]![entry & MASK] = worker;
+    this.handles[page]![entry & MASK] = handle;
+    const slot = handle % HANDLE_SLOT_SPAN;
+    const pages = (this.slots[worker] ??= []);
+    while (pages.length <= slot >>> PAGE_BITS) pages.push(new Int32Array(PAGE).fill(-1));
+    pages[slot >>> PAGE_BITS]![slot & MASK] = entry;
     this.count++;
-    return slot;
   }
 
-  /** Frees the slot of a held poll that ended. */
-  remove(slot: number): void {
-    const page = slot >>> PAGE_BITS;
-    const index = slot & INDEX_MASK;
+  /** Forgets the held poll of `entry`. */
+  release(entry: number): void {
+    const page = entry >>> PAGE_BITS;
+    const index = entry & MASK;
+    const worker = this.workers[page]![index]!;
+    const slot = this.handles[page]![index]! % HANDLE_SLOT_SPAN;
     this.workers[page]![index] = NO_WORKER;
-    this.handles[page]![index] = this.freeHead;
-    this.freeHead = slot;
+    const slots = this.slots[worker]![slot >>> PAGE_BITS]!;
+    if (slots[slot & MASK] === entry) slots[slot & MASK] = -1;
     this.count--;
   }
 
-  private takeNewSlot(): number {
-    if ((this.used & INDEX_MASK) === 0 && this.used >>> PAGE_BITS === this.workers.length) {
-      this.workers.push(new Uint16Array(PAGE_SLOTS).fill(NO_WORKER));
-      this.handles.push(new Float64Array(PAGE_SLOTS));
-      this.sinces.push(new Float64Array(PAGE_SLOTS));
+  /** Calls `each` for every held poll (for listings; O(entries ever used)). */
+  forEach(each: (entry: number, worker: number, handle: number) => void): void {
+    for (let page = 0; page < this.workers.length; page++) {
+      const workers = this.workers[page]!;
+      for (let index = 0; index < PAGE; index++) {
+        if (workers[index] !== NO_WORKER) each(page * PAGE + index, workers[index]!, this.handles[page]![index]!);
+      }
     }
-    return this.used++;
+  }
+
+  /** Exact bytes of the typed arrays: by entry, and by worker and slot. */
+  memory(): { byEntry: number; bySlot: number } {
+    let bySlot = 0;
+    for (const pages of this.slots) if (pages !== undefined) bySlot += pages.length * PAGE * Int32Array.BYTES_PER_ELEMENT;
+    return { byEntry: this.workers.length * PAGE * (Uint16Array.BYTES_PER_ELEMENT + Float64Array.BYTES_PER_ELEMENT), bySlot };
   }
 }

@@ -1,28 +1,38 @@
 // Routing between apps and held polls, in one thread: which worker holds each
 // client's poll, each client's unacknowledged messages, ids and TTL.
 //
-// A client is in one of these states, kept as its one entry in `clients`
-// (one Map lookup finds everything about a client):
+// A client with state has one entry in the client table (./client-table.ts):
+// an integer that indexes everything else about it. Its states:
 //   idle       no held poll, no messages: no entry at all
-//   held       a poll is held: the entry is its HeldPolls slot (a Smi, no object)
-//   queued     messages wait to be acknowledged: the entry is a ClientQueue
-//              (whose heldSlot says whether a poll is held too)
+//   held       a poll is held: HeldPolls has (worker, handle) for the entry
+//              (typed arrays; no object, no string on the heap)
+//   queued     messages wait to be acknowledged: `queues` maps the entry to
+//              its ClientQueue (few clients at a time have one)
 // A client is normally never held and queued at once: a poll with messages
 // after its cursor is answered at once instead of held, and a send to a held
 // poll answers it. (Both happen only for a cursor above every id issued, which
-// PROTOCOL.md says waits until ids pass it.)
+// PROTOCOL.md says waits until ids pass it; such a cursor is the one the
+// manager keeps, in `futureCursors`.)
+//
+// The cursor of a held poll stays with its worker, which needs it for the
+// empty answer at the poll's timeout: releasing an older poll asks its worker
+// to answer it empty (WorkerPort.release). The manager needs the cursor only
+// to tell whether a new message is after it, and that is so for every id
+// still to be issued unless the cursor was above the last one issued when the
+// poll came: those few cursors are kept.
 //
 // Delivered messages stay queued until a later poll's cursor acknowledges them
 // or they expire, so a delivery lost in transit (the poll vanished, the
 // response never arrived) costs nothing: the next poll gets them again.
 
 import { ClientQueue } from './client-queue.js';
-import { emptyPollBody } from '../protocol/poll-body.js';
+import { hashIdBytes, hashIdString } from './client-id-hash.js';
+import { ClientTable, type ClientTableMemory } from './client-table.js';
 import type { ManagerStats } from '../protocol/stats.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
-import type { WorkerPort } from './worker-port.js';
+import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
 export interface ManagerOptions {
   /** How long a message waits for its client, from the send, in ms. */
@@ -48,6 +58,8 @@ export interface ManagerOptions {
    * of the clock (src/manager/id-counter.ts). Tests inject one that moves their clock.
    */
   sleep?: (ms: number) => void;
+  /** Clients to make room for before the client table's index first grows (it grows by 1.5x as needed). */
+  initialClients?: number;
 }
 
 /** Default for ManagerOptions.maxDeliveryBytes. */
@@ -61,22 +73,31 @@ export type SendManyResult = { ok: true; ids: number[] } | QueueFull;
 const TICK_MS = 1000;
 const SPARE_QUEUES = 1024;
 
-/** A client's entry: its held poll's slot, or its queue. */
-type ClientEntry = number | ClientQueue;
-
+/** What roomyEntry() answers for a client with no entry. */
+const ABSENT = -1;
 /** What roomyEntry() answers for a client whose queue is at maxQueue. */
-const FULL = null;
+const FULL = -2;
 
-export class Manager {
+/** The manager's exact typed-array bytes, by part (for the memory tests and docs). */
+export interface ManagerMemory {
+  table: ClientTableMemory;
+  held: { byEntry: number; bySlot: number };
+}
+
+export class Manager implements WorkerRecordHandler {
   private readonly ttlMs: number;
   private readonly maxDeliveryBytes: number;
   /** Unacknowledged messages a client may have (--max-queue). */
   readonly maxQueue: number;
   private readonly now: () => number;
   private readonly workers: readonly WorkerPort[];
-  private readonly held = new HeldPolls();
   /** Every client that is held or queued (see the file comment). */
-  private readonly clients = new Map<string, ClientEntry>();
+  private readonly table: ClientTable;
+  private readonly held = new HeldPolls();
+  /** The queue of each queued client, by entry. */
+  private readonly queues = new Map<number, ClientQueue>();
+  /** The cursor of each held poll whose cursor was above every id issued when it came, by entry. */
+  private readonly futureCursors = new Map<number, number>();
   private readonly expiry = new ExpiryBuckets();
   private readonly ids: IdCounter;
   private readonly sleep: (ms: number) => void;
@@ -102,52 +123,34 @@ export class Manager {
     this.sleep = options.sleep ?? sleepThread;
     this.ids = new IdCounter(this.now());
     this.workers = workers;
+    this.table = new ClientTable(options.initialClients ?? 0);
   }
 
   /**
    * Worker `worker` holds a poll of `client` as `handle`, with cursor `since`.
-   * Releases the client's older held poll (empty, with its own cursor),
-   * acknowledges every message <= since, then answers at once if messages
-   * wait, or remembers the poll.
+   * Releases the client's older held poll (its worker answers it empty, with
+   * its own cursor), acknowledges every message <= since, then answers at once
+   * if messages wait, or remembers the poll.
    */
   onPoll(worker: number, handle: number, client: string, since: number): void {
-    const entry = this.clients.get(client);
-    const queue = typeof entry === 'object' ? entry : undefined;
-    const slot = entry === undefined ? -1 : queue === undefined ? (entry as number) : queue.heldSlot;
-    if (slot >= 0) {
-      const oldWorker = this.held.workerOf(slot);
-      const oldHandle = this.held.handleOf(slot);
-      const oldSince = this.held.sinceOf(slot);
-      this.held.remove(slot);
-      if (queue !== undefined) queue.heldSlot = -1;
-      if (oldWorker !== worker || oldHandle !== handle) this.workers[oldWorker]!.deliver(oldHandle, emptyPollBody(oldSince));
-    }
-    if (queue !== undefined) {
-      this.queuedCount -= queue.acknowledge(since);
-      this.dropExpired(queue, this.now());
-      // Everything left is after `since`. The queue stays filed under its old
-      // oldest message's second, which is no later than the new one's: the
-      // sweep then just files it again, cheaper than refiling on every poll.
-      const out = queue.bodyAfter(since, this.maxDeliveryBytes);
-      if (out !== null) {
-        this.delivered += out.count;
-        this.workers[worker]!.deliver(handle, out.body);
-        return;
-      }
-      this.recycle(queue); // empty: the entry becomes the held poll's slot below
-    }
-    this.clients.set(client, this.held.add(worker, handle, since));
+    const hash = hashIdString(client);
+    let entry = this.table.findString(hash, client);
+    if (entry < 0) entry = this.table.addString(hash, client);
+    this.poll(entry, worker, handle, since);
   }
 
-  /** The held poll `handle` of `client` on `worker` ended without a delivery; ignored if a newer poll replaced it. */
-  onGone(worker: number, handle: number, client: string): void {
-    const entry = this.clients.get(client);
-    if (entry === undefined) return;
-    const slot = typeof entry === 'number' ? entry : entry.heldSlot;
-    if (slot < 0 || this.held.workerOf(slot) !== worker || this.held.handleOf(slot) !== handle) return;
-    this.held.remove(slot);
-    if (typeof entry === 'number') this.clients.delete(client);
-    else entry.heldSlot = -1;
+  /** onPoll() with the client id as the ASCII bytes `bytes[start, start + length)` (a ring record), read only during the call. */
+  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number): void {
+    const hash = hashIdBytes(bytes, start, length);
+    let entry = this.table.findBytes(hash, bytes, start, length);
+    if (entry < 0) entry = this.table.addBytes(hash, bytes, start, length);
+    this.poll(entry, worker, handle, since);
+  }
+
+  /** The held poll `handle` on `worker` ended without a delivery; ignored unless it is still a client's held poll. */
+  onGone(worker: number, handle: number): void {
+    const entry = this.held.entryAt(worker, handle);
+    if (entry >= 0) this.endPoll(entry);
   }
 
   /** Queues `data` (a JSON value's text, forwarded byte for byte) for `client`, delivering it at once to a held poll. */
@@ -159,46 +162,55 @@ export class Manager {
   /** send() without a result object: the message id, or 0 when the client's queue is full (nothing was queued). */
   sendOne(client: string, data: string): number {
     const now = this.now();
-    const entry = this.roomyEntry(client, now);
+    const hash = hashIdString(client);
+    const entry = this.roomyEntry(client, hash, now);
     if (entry === FULL) {
       this.refused++;
       return 0;
     }
-    return this.accept(client, data, now, entry);
+    return this.accept(client, hash, data, now, entry);
   }
 
   /** send() to each of `clients` (distinct), all or nothing: ids in the order of `clients`. */
   sendMany(clients: readonly string[], data: string): SendManyResult {
     const now = this.now();
-    for (const client of clients) {
-      if (this.roomyEntry(client, now) === FULL) {
+    // Entries found now stay valid below: only a client's own send or poll removes its entry.
+    const entries = new Array<number>(clients.length);
+    for (let i = 0; i < clients.length; i++) {
+      const client = clients[i]!;
+      const entry = this.roomyEntry(client, hashIdString(client), now);
+      if (entry === FULL) {
         this.refused += clients.length;
         return { ok: false, code: 'queue_full', client };
       }
+      entries[i] = entry;
     }
     const ids = new Array<number>(clients.length);
     for (let i = 0; i < clients.length; i++) {
       const client = clients[i]!;
-      ids[i] = this.accept(client, data, now, this.clients.get(client));
+      const entry = entries[i]!;
+      ids[i] = this.accept(client, entry === ABSENT ? hashIdString(client) : 0, data, now, entry);
     }
     return { ok: true, ids };
   }
 
   status(client: string): { connected: boolean; queued: number } {
-    let entry = this.clients.get(client);
+    const entry = this.table.findString(hashIdString(client), client);
+    if (entry < 0) return { connected: false, queued: 0 };
+    const connected = this.held.isHeld(entry);
+    const queue = this.queues.get(entry);
     let queued = 0;
-    if (typeof entry === 'object') {
-      this.dropExpired(entry, this.now());
-      queued = entry.length;
-      if (queued === 0) entry = this.dropQueue(entry);
+    if (queue !== undefined) {
+      this.dropExpired(queue, this.now());
+      queued = queue.length;
+      if (queued === 0) this.dropQueue(queue);
     }
-    const slot = entry === undefined ? -1 : typeof entry === 'number' ? entry : entry.heldSlot;
-    return { connected: slot >= 0, queued };
+    return { connected, queued };
   }
 
   stats(): ManagerStats {
     return {
-      clients: this.clients.size,
+      clients: this.table.size,
       held_polls: this.held.size,
       queued: this.queuedCount,
       sent: this.sent,
@@ -218,14 +230,16 @@ export class Manager {
     }
   }
 
-  /** Every held poll, for shutdown: the caller answers each with emptyPollBody(since). */
-  heldPolls(): Array<{ client: string; worker: number; handle: number; since: number }> {
-    const out: Array<{ client: string; worker: number; handle: number; since: number }> = [];
-    for (const [client, entry] of this.clients) {
-      const slot = typeof entry === 'number' ? entry : entry.heldSlot;
-      if (slot >= 0) out.push({ client, worker: this.held.workerOf(slot), handle: this.held.handleOf(slot), since: this.held.sinceOf(slot) });
-    }
+  /** Every held poll (a listing for tools and tests; it walks every entry ever used). */
+  heldPolls(): Array<{ client: string; worker: number; handle: number }> {
+    const out: Array<{ client: string; worker: number; handle: number }> = [];
+    this.held.forEach((entry, worker, handle) => out.push({ client: this.table.idOf(entry), worker, handle }));
     return out;
+  }
+
+  /** Exact bytes of the manager's per-client typed arrays (queues and Maps of the few queued clients not included). */
+  memory(): ManagerMemory {
+    return { table: this.table.memory(), held: this.held.memory() };
   }
 
   /** Starts the expiry tick; it does not keep the process alive. */
@@ -241,45 +255,93 @@ export class Manager {
     this.timer = null;
   }
 
-  /**
-   * The client's entry after dropping expired messages (an emptied queue is
-   * dropped, leaving the held poll's slot or nothing), or FULL when its queue
-   * is at maxQueue.
-   */
-  private roomyEntry(client: string, now: number): ClientEntry | undefined | typeof FULL {
-    const entry = this.clients.get(client);
-    if (typeof entry !== 'object') return entry;
-    this.dropExpired(entry, now);
-    if (entry.length === 0) return this.dropQueue(entry);
-    return entry.length >= this.maxQueue ? FULL : entry;
+  /** A poll of the client of `entry` (just added, or known). */
+  private poll(entry: number, worker: number, handle: number, since: number): void {
+    if (this.held.isHeld(entry)) {
+      const oldWorker = this.held.workerOf(entry);
+      const oldHandle = this.held.handleOf(entry);
+      this.unhold(entry);
+      if (oldWorker !== worker || oldHandle !== handle) this.workers[oldWorker]!.release(oldHandle);
+    }
+    // A connection has one request outstanding at a time, so a poll on this
+    // engine slot means the slot's older poll ended, even if its GONE has not
+    // come (it always comes first from a real worker: this guards the table).
+    const stale = this.held.entryOnSlot(worker, handle);
+    if (stale >= 0) this.endPoll(stale);
+    const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
+    if (queue !== undefined) {
+      this.queuedCount -= queue.acknowledge(since);
+      this.dropExpired(queue, this.now());
+      // Everything left is after `since`. The queue stays filed under its old
+      // oldest message's second, which is no later than the new one's: the
+      // sweep then just files it again, cheaper than refiling on every poll.
+      const out = queue.bodyAfter(since, this.maxDeliveryBytes);
+      if (out !== null) {
+        this.delivered += out.count;
+        this.workers[worker]!.deliver(handle, out.body);
+        return;
+      }
+      this.queues.delete(entry);
+      this.recycle(queue);
+    }
+    this.held.hold(entry, worker, handle);
+    if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
   }
 
-  /** Queues one message (room was checked; `entry` is the client's) and answers the client's held poll with it. */
-  private accept(client: string, data: string, now: number, entry: ClientEntry | undefined): number {
+  /** Forgets the held poll of `entry`. */
+  private unhold(entry: number): void {
+    this.held.release(entry);
+    if (this.futureCursors.size !== 0) this.futureCursors.delete(entry);
+  }
+
+  /** The held poll of `entry` ended without a delivery: forgets it, and the client too unless messages wait. */
+  private endPoll(entry: number): void {
+    this.unhold(entry);
+    if (this.queues.size === 0 || !this.queues.has(entry)) this.table.delete(entry);
+  }
+
+  /**
+   * The client's entry after dropping expired messages (an emptied queue is
+   * dropped, leaving the held poll's entry or nothing): ABSENT when it has
+   * none, FULL when its queue is at maxQueue.
+   */
+  private roomyEntry(client: string, hash: number, now: number): number {
+    const entry = this.table.findString(hash, client);
+    if (entry < 0) return ABSENT;
+    const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
+    if (queue === undefined) return entry;
+    this.dropExpired(queue, now);
+    if (queue.length === 0) return this.dropQueue(queue);
+    return queue.length >= this.maxQueue ? FULL : entry;
+  }
+
+  /**
+   * Queues one message (room was checked; `entry` is the client's, or ABSENT,
+   * then `hash` is the client's hash) and answers the client's held poll with it.
+   */
+  private accept(client: string, hash: number, data: string, now: number, entry: number): number {
     const id = this.nextId(now);
-    let queue: ClientQueue;
-    if (typeof entry === 'object') {
-      queue = entry;
+    let queue = entry === ABSENT ? undefined : this.queues.get(entry);
+    if (queue !== undefined) {
       queue.push(id, data, now + this.ttlMs);
     } else {
+      if (entry === ABSENT) entry = this.table.addString(hash, client);
       queue = this.spareQueues.pop() ?? new ClientQueue();
-      queue.client = client;
-      queue.heldSlot = entry ?? -1;
+      queue.entry = entry;
       queue.push(id, data, now + this.ttlMs);
-      this.clients.set(client, queue);
+      this.queues.set(entry, queue);
       this.expiry.file(queue);
     }
     this.sent++;
     this.queuedCount++;
-    const slot = queue.heldSlot;
-    if (slot >= 0) {
-      const since = this.held.sinceOf(slot);
-      if (id > since) {
-        const out = queue.bodyAfter(since, this.maxDeliveryBytes)!;
-        const worker = this.held.workerOf(slot);
-        const handle = this.held.handleOf(slot);
-        this.held.remove(slot);
-        queue.heldSlot = -1;
+    if (this.held.isHeld(entry)) {
+      // Without a kept cursor, the poll's cursor is below every id issued since it came.
+      const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
+      if (cursor === undefined || id > cursor) {
+        const out = queue.bodyAfter(cursor ?? 0, this.maxDeliveryBytes)!;
+        const worker = this.held.workerOf(entry);
+        const handle = this.held.handleOf(entry);
+        this.unhold(entry);
         this.delivered += out.count;
         this.workers[worker]!.deliver(handle, out.body);
       }
@@ -310,24 +372,22 @@ export class Manager {
     this.queuedCount -= n;
   }
 
-  /** Forgets an empty queue; the client's entry becomes its held poll's slot, or goes. Returns the new entry. */
-  private dropQueue(queue: ClientQueue): ClientEntry | undefined {
-    const slot = queue.heldSlot;
-    if (slot >= 0) this.clients.set(queue.client, slot);
-    else this.clients.delete(queue.client);
+  /** Forgets an empty queue, and the client unless its poll is held. Returns the client's entry, or ABSENT. */
+  private dropQueue(queue: ClientQueue): number {
+    const entry = queue.entry;
+    this.queues.delete(entry);
     this.recycle(queue);
-    return slot >= 0 ? slot : undefined;
+    if (this.held.isHeld(entry)) return entry;
+    this.table.delete(entry);
+    return ABSENT;
   }
 
-  /** Unfiles an empty queue and keeps it for reuse; the caller has updated or will update the client's entry. */
+  /** Unfiles an empty queue and keeps it for reuse; the caller has taken it out of `queues`. */
   private recycle(queue: ClientQueue): void {
     this.expiry.unfile(queue);
+    queue.entry = -1;
     // Most queues live for one message (sent, delivered, acknowledged): reusing them spares the collector.
-    if (this.spareQueues.length < SPARE_QUEUES) {
-      queue.client = '';
-      queue.heldSlot = -1;
-      this.spareQueues.push(queue);
-    }
+    if (this.spareQueues.length < SPARE_QUEUES) this.spareQueues.push(queue);
   }
 }
 

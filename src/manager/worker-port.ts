@@ -1,6 +1,8 @@
 // The manager's end of its two rings to one worker: the only place the
-// manager encodes DELIVER records and decodes POLL/GONE records (layout in
-// src/ring/records.ts).
+// manager encodes DELIVER/RELEASE records and decodes POLL/GONE records
+// (layout in src/ring/records.ts). A POLL's client id is handed over as the
+// bytes in the ring, not as a string: the client table hashes and compares
+// them where they lie, so a record makes no garbage.
 //
 // Deliveries are held back until the end of the current task (a microtask):
 // one app read or one ring drain makes hundreds of them, and writing them
@@ -10,19 +12,22 @@
 // nothing waits longer than the task that produced it.
 
 import { RingReader, RingWriter } from '../ring/ring.js';
-import { RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
+import { HANDLE_RECORD_BYTES, RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
 import { log } from '../log.js';
 
 /** What the manager tells one worker (a ring in production, a fake in tests). */
 export interface WorkerPort {
   /** Answer the held poll `handle` with this complete poll body. */
   deliver(handle: number, body: string): void;
+  /** Answer the held poll `handle` empty, with the cursor it asked with (the worker has it). */
+  release(handle: number): void;
 }
 
 /** What the manager does with one worker's records. */
 export interface WorkerRecordHandler {
-  onPoll(worker: number, handle: number, client: string, since: number): void;
-  onGone(worker: number, handle: number, client: string): void;
+  /** A POLL: the client id is the ASCII bytes `bytes[start, start + length)`, valid only during the call. */
+  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number): void;
+  onGone(worker: number, handle: number): void;
 }
 
 /** The writing side of a ring, as RingWriter offers it. */
@@ -33,11 +38,11 @@ export interface RecordWriter {
 /** One encode buffer for every port of the thread: records are encoded one at a time, each copied into its ring at once. */
 let scratch = Buffer.alloc(64 * 1024);
 
-/** DELIVER records to one worker, written in batches at the end of the task. */
+/** DELIVER and RELEASE records to one worker, written in batches at the end of the task. */
 export class BatchedDeliveries implements WorkerPort {
   private readonly ring: RecordWriter;
-  /** Deliveries not yet written: handle, body, handle, body, ... */
-  private pending: Array<number | string> = [];
+  /** Records not yet written: handle, body, handle, body, ...; a null body is a RELEASE. */
+  private pending: Array<number | string | null> = [];
   private scheduled = false;
   private readonly flushBound = (): void => this.flush();
 
@@ -47,6 +52,15 @@ export class BatchedDeliveries implements WorkerPort {
 
   deliver(handle: number, body: string): void {
     this.pending.push(handle, body);
+    this.schedule();
+  }
+
+  release(handle: number): void {
+    this.pending.push(handle, null);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
@@ -61,12 +75,13 @@ export class BatchedDeliveries implements WorkerPort {
     this.pending = [];
     let failure: unknown = null;
     for (let i = 0; i < pending.length; i += 2) {
-      const body = pending[i + 1] as string;
-      const need = deliverRecordCapacity(body);
+      const handle = pending[i] as number;
+      const body = pending[i + 1] as string | null;
+      const need = body === null ? HANDLE_RECORD_BYTES : deliverRecordCapacity(body);
       if (need > scratch.length) scratch = Buffer.alloc(Math.max(need, scratch.length * 2));
       // One record that cannot be written (a ring closed at shutdown) must not cost the others theirs.
       try {
-        this.ring.write(scratch, encodeDeliver(scratch, pending[i] as number, body));
+        this.ring.write(scratch, body === null ? encodeRelease(scratch, handle) : encodeDeliver(scratch, handle, body));
       } catch (err) {
         failure ??= err;
       }
@@ -84,6 +99,14 @@ function encodeDeliver(out: Buffer, handle: number, body: string): number {
   out.writeUInt32LE(bodyLen, RECORD_OFFSET.bodyLen);
   out.writeDoubleLE(handle, RECORD_OFFSET.handle);
   return RECORD_OFFSET.body + bodyLen;
+}
+
+/** Writes a RELEASE record into `out` at 0; returns its length. */
+function encodeRelease(out: Buffer, handle: number): number {
+  out.fill(0, 0, RECORD_OFFSET.handle);
+  out[RECORD_OFFSET.type] = RecordType.Release;
+  out.writeDoubleLE(handle, RECORD_OFFSET.handle);
+  return HANDLE_RECORD_BYTES;
 }
 
 /** Both rings of one worker, seen from the manager. */
@@ -106,18 +129,28 @@ export class RingWorkerPort implements WorkerPort {
     this.deliveries.deliver(handle, body);
   }
 
+  release(handle: number): void {
+    this.deliveries.release(handle);
+  }
+
   /** Starts reading POLL/GONE records into `handler`, in order. */
   start(handler: WorkerRecordHandler): void {
     const ring = this.in.bytes;
     const worker = this.worker;
     this.in.start((offset) => {
       const type = ring[offset + RECORD_OFFSET.type];
-      if (type !== RecordType.Poll && type !== RecordType.Gone) return;
-      const handle = ring.readDoubleLE(offset + RECORD_OFFSET.handle);
-      const start = offset + RECORD_OFFSET.client;
-      const client = ring.toString('latin1', start, start + ring[offset + RECORD_OFFSET.clientLen]!);
-      if (type === RecordType.Poll) handler.onPoll(worker, handle, client, ring.readDoubleLE(offset + RECORD_OFFSET.since));
-      else handler.onGone(worker, handle, client);
+      if (type === RecordType.Poll) {
+        handler.onPollBytes(
+          worker,
+          ring.readDoubleLE(offset + RECORD_OFFSET.handle),
+          ring.readDoubleLE(offset + RECORD_OFFSET.since),
+          ring,
+          offset + RECORD_OFFSET.client,
+          ring[offset + RECORD_OFFSET.clientLen]!,
+        );
+      } else if (type === RecordType.Gone) {
+        handler.onGone(worker, ring.readDoubleLE(offset + RECORD_OFFSET.handle));
+      }
     });
   }
 

@@ -1,73 +1,90 @@
 // The polls this worker holds, indexed by the engine's connection slot (the
-// low 24 bits of a handle; see src/engine/events.ts). An idle held poll must cost a
-// few dozen bytes here (DESIGN.md budget), so there is no object per poll:
-// two growable Float64Arrays and one array slot pointing at the client id
-// string the request parsing already made. JSONP callbacks are rare, so they
-// live in a Map that is empty for plain JSON clients.
-import { handleSlot } from '../engine/events.js';
+// low 24 bits of a handle; see src/engine/events.ts).
+//
+// Per held poll the worker keeps only what nobody else has for it:
+//   generation + 1  u32  the handle's generation (0: no poll on this slot), so
+//                        a DELIVER or RELEASE for a poll that already ended is
+//                        told from one for the slot's current poll
+//   since           f64  the poll's cursor, for its empty answer at the poll
+//                        timeout or on a RELEASE (the manager does not keep it)
+// 12 bytes, in typed arrays in pages of PAGE slots allocated when first
+// needed and never freed (engine slots are dense per worker: the engine reuses
+// the last freed slot first, so the pages follow the peak of connections).
+// The client id is not kept: the POLL record carries it to the manager, and a
+// GONE record needs only the handle (the manager finds the client from the
+// slot). JSONP callbacks are rare, so they live in a Map by slot that is
+// empty for plain JSON clients.
+//
+// Single-threaded: owned by the worker's thread.
+import { HANDLE_SLOT_SPAN, handleSlot } from '../engine/events.js';
 
-export interface HeldPoll {
-  readonly handle: number;
-  readonly client: string;
-  readonly since: number;
-  readonly callback: string | undefined;
-}
+const PAGE_BITS = 12;
+const PAGE = 1 << PAGE_BITS;
+const MASK = PAGE - 1;
 
-const INITIAL_SLOTS = 1024;
+/** What take() answers when the poll is not held (any more). */
+export const NOT_HELD = -1;
 
 export class HeldPolls {
-  private handles = new Float64Array(INITIAL_SLOTS);
-  private sinces = new Float64Array(INITIAL_SLOTS);
-  private clients: (string | undefined)[] = [];
+  private readonly generations: Uint32Array[] = [];
+  private readonly sinces: Float64Array[] = [];
   private readonly callbacks = new Map<number, string>();
   private count = 0;
+  /** The JSONP callback of the poll the last successful take() removed, undefined for plain JSON. */
+  takenCallback: string | undefined = undefined;
 
   get size(): number {
     return this.count;
   }
 
-  add(handle: number, client: string, since: number, callback: string | undefined): void {
+  add(handle: number, since: number, callback: string | undefined): void {
     const slot = handleSlot(handle);
-    this.ensure(slot);
-    if (this.handles[slot] === 0) this.count++;
-    this.handles[slot] = handle;
-    this.sinces[slot] = since;
-    this.clients[slot] = client;
+    const page = slot >>> PAGE_BITS;
+    while (this.generations.length <= page) {
+      this.generations.push(new Uint32Array(PAGE));
+      this.sinces.push(new Float64Array(PAGE));
+    }
+    const generations = this.generations[page]!;
+    if (generations[slot & MASK] === 0) this.count++;
+    generations[slot & MASK] = (handle - slot) / HANDLE_SLOT_SPAN + 1;
+    this.sinces[page]![slot & MASK] = since;
     if (callback !== undefined) this.callbacks.set(slot, callback);
-    else this.callbacks.delete(slot);
+    else if (this.callbacks.size !== 0) this.callbacks.delete(slot);
   }
 
-  /** Removes and returns the poll `handle`, or undefined if this worker no longer holds it. */
-  take(handle: number): HeldPoll | undefined {
+  /**
+   * Removes the poll `handle` and returns its cursor (its callback is then in
+   * takenCallback), or NOT_HELD if this worker no longer holds it.
+   */
+  take(handle: number): number {
     const slot = handleSlot(handle);
-    if (slot >= this.handles.length || this.handles[slot] !== handle) return undefined;
-    const poll: HeldPoll = { handle, client: this.clients[slot]!, since: this.sinces[slot]!, callback: this.callbacks.get(slot) };
-    this.handles[slot] = 0;
-    this.clients[slot] = undefined;
-    this.callbacks.delete(slot);
+    const generations = this.generations[slot >>> PAGE_BITS];
+    if (generations === undefined || generations[slot & MASK] !== (handle - slot) / HANDLE_SLOT_SPAN + 1) return NOT_HELD;
+    generations[slot & MASK] = 0;
     this.count--;
-    return poll;
+    if (this.callbacks.size === 0) {
+      this.takenCallback = undefined;
+    } else {
+      this.takenCallback = this.callbacks.get(slot);
+      this.callbacks.delete(slot);
+    }
+    return this.sinces[slot >>> PAGE_BITS]![slot & MASK]!;
   }
 
   /** Every held poll's handle (for shutdown). */
   allHandles(): number[] {
     const out: number[] = [];
-    for (let slot = 0; slot < this.handles.length; slot++) if (this.handles[slot] !== 0) out.push(this.handles[slot]!);
+    for (let page = 0; page < this.generations.length; page++) {
+      const generations = this.generations[page]!;
+      for (let index = 0; index < PAGE; index++) {
+        if (generations[index] !== 0) out.push((generations[index]! - 1) * HANDLE_SLOT_SPAN + page * PAGE + index);
+      }
+    }
     return out;
   }
 
-  private ensure(slot: number): void {
-    if (slot >= this.handles.length) {
-      let size = this.handles.length;
-      while (size <= slot) size *= 2;
-      const handles = new Float64Array(size);
-      handles.set(this.handles);
-      const sinces = new Float64Array(size);
-      sinces.set(this.sinces);
-      this.handles = handles;
-      this.sinces = sinces;
-    }
-    // Grown by push, one slot at a time, so the array stays packed (no holes).
-    while (this.clients.length <= slot) this.clients.push(undefined);
+  /** Exact bytes of the typed arrays (the callbacks Map of JSONP polls not included). */
+  memory(): number {
+    return this.generations.length * PAGE * (Uint32Array.BYTES_PER_ELEMENT + Float64Array.BYTES_PER_ELEMENT);
   }
 }

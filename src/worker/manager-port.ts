@@ -1,20 +1,25 @@
 // The worker's end of its two rings to the manager: the only place a worker
-// encodes POLL/GONE records and decodes DELIVER records (layout in
+// encodes POLL/GONE records and decodes DELIVER/RELEASE records (layout in
 // src/ring/records.ts).
 
 import { RingReader, RingWriter } from '../ring/ring.js';
-import { MAX_CLIENT_RECORD_BYTES, RECORD_OFFSET, RecordType } from '../ring/records.js';
+import { HANDLE_RECORD_BYTES, MAX_CLIENT_RECORD_BYTES, RECORD_OFFSET, RecordType } from '../ring/records.js';
 
 /** What the request logic tells the manager (a ring in production, a fake in tests). */
 export interface ManagerPort {
   /** A poll of `client` is held as `handle`; it acknowledges every id <= since. */
   poll(handle: number, since: number, client: string): void;
-  /** The held poll `handle` of `client` ended without a delivery. */
-  gone(handle: number, client: string): void;
+  /** The held poll `handle` ended without a delivery. */
+  gone(handle: number): void;
 }
 
-/** Receives the manager's DELIVER records. `body` is a view into the ring, valid only during the call. */
-export type DeliverHandler = (handle: number, body: Buffer) => void;
+/** Receives the manager's records, in order. */
+export interface ManagerRecordHandler {
+  /** DELIVER: answer `handle` with `body`, a view into the ring valid only during the call. */
+  deliver(handle: number, body: Buffer): void;
+  /** RELEASE: answer `handle` empty with its own cursor. */
+  release(handle: number): void;
+}
 
 export class RingManagerPort implements ManagerPort {
   private readonly out: RingWriter;
@@ -31,18 +36,27 @@ export class RingManagerPort implements ManagerPort {
     this.writeClientRecord(RecordType.Poll, handle, since, client);
   }
 
-  gone(handle: number, client: string): void {
-    this.writeClientRecord(RecordType.Gone, handle, 0, client);
+  gone(handle: number): void {
+    // Bytes 2..8 of the scratch are never written, so they stay zero.
+    const out = this.scratch;
+    out[RECORD_OFFSET.type] = RecordType.Gone;
+    out[RECORD_OFFSET.clientLen] = 0;
+    out.writeDoubleLE(handle, RECORD_OFFSET.handle);
+    this.out.write(out, HANDLE_RECORD_BYTES);
   }
 
-  /** Starts reading DELIVER records, each handed to `onDeliver` in order. */
-  start(onDeliver: DeliverHandler): void {
+  /** Starts reading DELIVER and RELEASE records into `handler`, in order. */
+  start(handler: ManagerRecordHandler): void {
     const ring = this.in.bytes;
     this.in.start((offset) => {
-      if (ring[offset + RECORD_OFFSET.type] !== RecordType.Deliver) return;
-      const len = ring.readUInt32LE(offset + RECORD_OFFSET.bodyLen);
-      const start = offset + RECORD_OFFSET.body;
-      onDeliver(ring.readDoubleLE(offset + RECORD_OFFSET.handle), ring.subarray(start, start + len));
+      const type = ring[offset + RECORD_OFFSET.type];
+      if (type === RecordType.Deliver) {
+        const len = ring.readUInt32LE(offset + RECORD_OFFSET.bodyLen);
+        const start = offset + RECORD_OFFSET.body;
+        handler.deliver(ring.readDoubleLE(offset + RECORD_OFFSET.handle), ring.subarray(start, start + len));
+      } else if (type === RecordType.Release) {
+        handler.release(ring.readDoubleLE(offset + RECORD_OFFSET.handle));
+      }
     });
   }
 

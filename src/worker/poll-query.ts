@@ -89,7 +89,9 @@ export function parsePollQuery(query: string): PollQueryResult {
   }
   return {
     ok: true,
-    params: { client: flatCopy(client), since, callback: callback === undefined ? undefined : flatCopy(callback), token: values.token },
+    // Only the callback is kept (as long as the poll is held): a copy, so it does not pin the
+    // request-target. The client id goes into the POLL record and is not kept by the worker.
+    params: { client, since, callback: callback === undefined ? undefined : flatCopy(callback), token: values.token },
   };
 }
 

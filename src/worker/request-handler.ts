@@ -1,6 +1,6 @@
 // What a worker does with each engine event: route requests (PROTOCOL.md
 // section 1), hold polls and tell the manager, answer timeouts, forget polls
-// whose peer left, and answer deliveries from the manager.
+// whose peer left, and answer the manager's deliveries and releases.
 import type { Config } from '../config.js';
 import { ResponseKind, type NativeEngine } from '../engine/binding.js';
 import { EventBytes, Method, readEvents, type EngineEventHandler } from '../engine/events.js';
@@ -8,15 +8,15 @@ import { HTTP_ERRORS, httpErrorBody, type HttpErrorCode } from '../protocol/erro
 import { jsonpErrorBody, wrapJsonp } from '../protocol/jsonp.js';
 import { emptyPollBody } from '../protocol/poll-body.js';
 import { verifyToken } from '../protocol/token.js';
-import { HeldPolls } from './held-polls.js';
-import type { ManagerPort } from './manager-port.js';
+import { HeldPolls, NOT_HELD } from './held-polls.js';
+import type { ManagerPort, ManagerRecordHandler } from './manager-port.js';
 import { parsePollQuery, type PollQueryError } from './poll-query.js';
 
 const ALLOW_POLL = 'Allow: GET, OPTIONS\r\n';
 const ALLOW_HEALTH = 'Allow: GET, HEAD\r\n';
 const PREFLIGHT_MAX_AGE_S = 86400;
 
-export class RequestHandler implements EngineEventHandler {
+export class RequestHandler implements EngineEventHandler, ManagerRecordHandler {
   readonly held = new HeldPolls();
   private readonly eventBytes = new EventBytes();
 
@@ -33,18 +33,23 @@ export class RequestHandler implements EngineEventHandler {
 
   /** A DELIVER from the manager: answer the held poll, unless it ended meanwhile (then the messages stay queued). */
   deliver(handle: number, body: Buffer): void {
-    const poll = this.held.take(handle);
-    if (poll === undefined) return;
-    if (poll.callback === undefined) {
+    if (this.held.take(handle) === NOT_HELD) return;
+    const callback = this.held.takenCallback;
+    if (callback === undefined) {
       this.engine.respond(handle, 200, ResponseKind.Json, body, null);
     } else {
-      this.engine.respond(handle, 200, ResponseKind.Jsonp, wrapJsonp(poll.callback, body.toString('utf8')), null);
+      this.engine.respond(handle, 200, ResponseKind.Jsonp, wrapJsonp(callback, body.toString('utf8')), null);
     }
+  }
+
+  /** A RELEASE from the manager (a newer poll of the client replaced this one): answer it empty with its cursor. */
+  release(handle: number): void {
+    this.answerEmpty(handle, false);
   }
 
   /** Shutdown: every held poll gets its empty answer; the manager forgets them. */
   releaseAll(): void {
-    for (const handle of this.held.allHandles()) this.answerEmpty(handle);
+    for (const handle of this.held.allHandles()) this.answerEmpty(handle, true);
   }
 
   onRequest(handle: number, method: number, target: string, acrh: string): void {
@@ -75,26 +80,27 @@ export class RequestHandler implements EngineEventHandler {
       }
     }
     if (!this.engine.hold(handle, this.config.pollTimeoutMs)) return;
-    this.held.add(handle, client, since, callback);
+    this.held.add(handle, since, callback);
     this.manager.poll(handle, since, client);
   }
 
   onTimeout(handle: number): void {
-    this.answerEmpty(handle);
+    this.answerEmpty(handle, true);
   }
 
   onClosed(handle: number): void {
-    const poll = this.held.take(handle);
-    if (poll !== undefined) this.manager.gone(handle, poll.client);
+    if (this.held.take(handle) !== NOT_HELD) this.manager.gone(handle);
   }
 
-  private answerEmpty(handle: number): void {
-    const poll = this.held.take(handle);
-    if (poll === undefined) return;
-    const body = emptyPollBody(poll.since);
-    if (poll.callback === undefined) this.engine.respond(handle, 200, ResponseKind.Json, body, null);
-    else this.engine.respond(handle, 200, ResponseKind.Jsonp, wrapJsonp(poll.callback, body), null);
-    this.manager.gone(handle, poll.client);
+  /** Answers a held poll empty with its cursor; `tellManager` unless the manager already forgot it (a release). */
+  private answerEmpty(handle: number, tellManager: boolean): void {
+    const since = this.held.take(handle);
+    if (since === NOT_HELD) return;
+    const callback = this.held.takenCallback;
+    const body = emptyPollBody(since);
+    if (callback === undefined) this.engine.respond(handle, 200, ResponseKind.Json, body, null);
+    else this.engine.respond(handle, 200, ResponseKind.Jsonp, wrapJsonp(callback, body), null);
+    if (tellManager) this.manager.gone(handle);
   }
 
   private preflight(handle: number, acrh: string): void {

@@ -56,9 +56,15 @@ function main(init: WorkerInit): void {
   const h = new RequestHandler(engine, config, manager);
   handler = h;
 
-  manager.start((handle, body) => {
-    h.deliver(handle, body);
-    publishSoon();
+  manager.start({
+    deliver(handle, body) {
+      h.deliver(handle, body);
+      publishSoon();
+    },
+    release(handle) {
+      h.release(handle);
+      publishSoon();
+    },
   });
   const statsTimer = setInterval(publishStats, STATS_INTERVAL_MS);
 

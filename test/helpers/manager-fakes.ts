@@ -1,5 +1,5 @@
 // Test doubles for the manager: a clock that moves only when told, and worker
-// ports that record each delivery instead of writing a ring record.
+// ports that record each delivery and release instead of writing a ring record.
 import type { WorkerPort } from '../../src/manager/worker-port.js';
 import { pollBody } from '../../src/protocol/poll-body.js';
 
@@ -24,8 +24,15 @@ export class FakeClock {
 export interface Delivery {
   worker: number;
   handle: number;
+  /** The delivered body, or RELEASED. */
   body: string;
 }
+
+/**
+ * The body of a recorded release: the worker answers that poll empty with the
+ * cursor it asked with, which the worker keeps (test/worker-held-polls.ts).
+ */
+export const RELEASED = '(released: answered empty by its worker with its own cursor)';
 
 export class FakeLinks {
   readonly links: WorkerPort[];
@@ -34,6 +41,9 @@ export class FakeLinks {
     this.links = Array.from({ length: workers }, (_, worker) => ({
       deliver: (handle: number, body: string) => {
         this.deliveries.push({ worker, handle, body });
+      },
+      release: (handle: number) => {
+        this.deliveries.push({ worker, handle, body: RELEASED });
       },
     }));
   }
