@@ -2,7 +2,7 @@
 // one place, frozen before any thread sees it. Every bad value gets a message
 // that names the flag and what it expects (ConfigError, exit code 2).
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { HEADER_TEXT_RULE, isHeaderText } from './protocol/header-text.js';
 
 export interface Config {
@@ -24,6 +24,8 @@ export interface Config {
   readonly maxQueue: number;
   readonly maxLine: number;
   readonly maxMessage: number;
+  /** Bytes of queued messages and client state the server may hold (--max-memory). */
+  readonly maxMemory: number;
 }
 
 export class ConfigError extends Error {
@@ -35,7 +37,7 @@ export class HelpRequested extends Error {
   override name = 'HelpRequested';
 }
 
-type Kind = 'int' | 'port' | 'seconds' | 'text' | 'header' | 'host' | 'flag';
+type Kind = 'int' | 'port' | 'seconds' | 'bytes' | 'text' | 'header' | 'host' | 'flag';
 
 /**
  * One flag: where its value goes, how it is read, and its default, written
@@ -71,6 +73,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'max-queue': { key: 'maxQueue', kind: 'int', min: 1, max: 10_000_000, default: 1000, help: 'unacknowledged messages per client; more are refused with queue_full' },
   'max-line': { key: 'maxLine', kind: 'int', min: 64, max: 1 << 30, default: 1 << 20, help: 'bytes in one app request line; longer lines close the connection' },
   'max-message': { key: 'maxMessage', kind: 'int', min: 1, max: 512 * 1024, default: 64 << 10, help: "bytes of one message's data; larger ones are refused with too_large" },
+  'max-memory': {
+    key: 'maxMemory', kind: 'bytes', min: 1 << 20, max: 2 ** 50, default: Math.floor(totalmem() / 4),
+    defaultText: `a quarter of the machine's memory (${formatBytes(Math.floor(totalmem() / 4))} here)`,
+    help: 'bytes of queued messages and client state the server may hold; past it sends are refused with memory_full (suffixes K, M, G, T)',
+  },
 };
 
 /** A flag's default as the Config holds it (durations in ms). */
@@ -96,7 +103,7 @@ export function usage(): string {
     'Flags:',
   ];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'int' || spec.kind === 'port' ? ' N' : ' TEXT';
+    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'bytes' ? ' BYTES' : spec.kind === 'int' || spec.kind === 'port' ? ' N' : ' TEXT';
     lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${defaultText(spec)})`);
   }
   lines.push(`  --${'help'.padEnd(22)} print this text and exit`);
@@ -112,6 +119,8 @@ function expectation(spec: FlagSpec): string {
       return 'a port number from 0 to 65535';
     case 'seconds':
       return `a number of seconds from ${spec.min} to ${spec.max}`;
+    case 'bytes':
+      return `a number of bytes from ${formatBytes(spec.min!)} to ${formatBytes(spec.max!)}, optionally with a suffix K, M, G or T (powers of 1024)`;
     case 'text':
       return 'a non-empty text';
     case 'header':
@@ -133,6 +142,13 @@ function parseValue(name: string, spec: FlagSpec, raw: string): number | string 
       const min = spec.kind === 'port' ? 0 : spec.min!;
       const max = spec.kind === 'port' ? 65535 : spec.max!;
       if (n < min || n > max) throw bad();
+      return n;
+    }
+    case 'bytes': {
+      const m = /^([0-9]+)([KMGT]?)$/i.exec(raw);
+      if (m === null) throw bad();
+      const n = Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
+      if (!Number.isSafeInteger(n) || n < spec.min! || n > spec.max!) throw bad();
       return n;
     }
     case 'seconds': {
@@ -198,4 +214,16 @@ export function parseArgs(argv: readonly string[]): Config {
     throw new ConfigError(`--port-per-thread needs ports ${config.port}..${config.port + config.threads - 1}, past 65535: lower --port or --threads`);
   }
   return Object.freeze(config);
+}
+
+/** 1536 -> "1.5 KiB": for help texts and messages. */
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }

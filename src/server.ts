@@ -108,7 +108,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw failed.reason as Error;
   }
 
-  const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue }, workers.map((w) => w.port));
+  const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxMemory: config.maxMemory }, workers.map((w) => w.port));
   manager.start();
   for (const w of workers) w.port.start(manager);
 

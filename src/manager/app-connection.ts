@@ -12,9 +12,9 @@ import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { constantTimeEqual } from './constant-time.js';
 import { parseAppLine, type AppRequest } from './app-request.js';
-import { errorJson, errorLine, lineTooLargeLine, queueFull, replyLine, WRONG_SECRET } from './app-reply.js';
+import { errorJson, errorLine, lineTooLargeLine, memoryFull, queueFull, replyLine, WRONG_SECRET } from './app-reply.js';
 import { isBlank, LineFramer, NEED_MORE, TOO_LARGE } from './line-framer.js';
-import type { Manager } from './manager.js';
+import { REFUSED_QUEUE_FULL, type Manager, type SendRefused } from './manager.js';
 import { statsReply, type ThreadCounters } from '../protocol/stats.js';
 
 /** Unsent reply bytes above which the connection stops reading. */
@@ -121,11 +121,12 @@ export class AppConnection {
     switch (request.op) {
       case 'send': {
         const id = manager.sendOne(request.client, request.data);
-        return id > 0 ? `{"ok":true,"id":${id}}` : errorJson(queueFull(request.client, manager.maxQueue));
+        if (id > 0) return `{"ok":true,"id":${id}}`;
+        return refusal({ ok: false, code: id === REFUSED_QUEUE_FULL ? 'queue_full' : 'memory_full', client: request.client }, manager);
       }
       case 'sendMany': {
         const result = manager.sendMany(request.clients, request.data);
-        return result.ok ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : errorJson(queueFull(result.client, manager.maxQueue));
+        return result.ok ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : refusal(result, manager);
       }
       case 'status': {
         const { connected, queued } = manager.status(request.client);
@@ -172,6 +173,11 @@ export class AppConnection {
     linger.unref();
     this.socket.once('close', () => clearTimeout(linger));
   }
+}
+
+/** The error reply to a refused send. */
+function refusal(refused: SendRefused, manager: Manager): string {
+  return errorJson(refused.code === 'queue_full' ? queueFull(refused.client, manager.maxQueue) : memoryFull(manager.memoryBudget));
 }
 
 const NOT_UTF8 = errorLine({ code: 'bad_json', message: 'the line is not valid UTF-8; send JSON text encoded as UTF-8' }, undefined);

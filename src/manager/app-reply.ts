@@ -33,6 +33,14 @@ export function queueFull(client: string, maxQueue: number): AppError {
   };
 }
 
+/** A send refused because the memory budget is used up. */
+export function memoryFull(maxMemory: number): AppError {
+  return {
+    code: 'memory_full',
+    message: `the server already holds its --max-memory budget (${maxMemory} bytes) of queued messages; nothing was queued, retry after clients poll`,
+  };
+}
+
 /** A failed auth. */
 export const WRONG_SECRET: AppError = {
   code: 'unauthorized',

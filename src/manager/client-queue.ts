@@ -15,6 +15,8 @@ import { POLL_BODY_OVERHEAD_BYTES, pollBody } from '../protocol/poll-body.js';
 export class ClientQueue {
   /** The client's entry in the manager's client table, set when the manager takes the queue into use (queues are reused); -1 when spare. */
   entry = -1;
+  /** Sum of the queued messages' data lengths (UTF-16 units), for the memory budget. */
+  dataChars = 0;
   private ids: number[] = [];
   private data: string[] = [];
   private expires: number[] = [];
@@ -39,6 +41,7 @@ export class ClientQueue {
     const at = Math.max(expiresAt, last);
     this.ids.push(id);
     this.data.push(data);
+    this.dataChars += data.length;
     this.expires.push(at);
     return at;
   }
@@ -89,6 +92,7 @@ export class ClientQueue {
   private cut(newHead: number): number {
     const removed = newHead - this.head;
     if (removed === 0) return 0;
+    for (let i = this.head; i < newHead; i++) this.dataChars -= this.data[i]!.length;
     if (newHead === this.ids.length) {
       // Emptied: keep the arrays' storage for the next messages.
       this.ids.length = 0;

@@ -32,6 +32,7 @@ import type { ManagerStats } from '../protocol/stats.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
+import { CLIENT_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
 export interface ManagerOptions {
@@ -60,15 +61,29 @@ export interface ManagerOptions {
   sleep?: (ms: number) => void;
   /** Clients to make room for before the client table's index first grows (it grows by 1.5x as needed). */
   initialClients?: number;
+  /**
+   * Bytes of queued messages and per-client state the manager may hold
+   * (--max-memory); a send that would pass it is refused with memory_full.
+   * Default: no limit. See ./memory-budget.ts for what is counted.
+   */
+  maxMemory?: number;
 }
 
 /** Default for ManagerOptions.maxDeliveryBytes. */
 export const DEFAULT_MAX_DELIVERY_BYTES = 768 * 1024;
 
-/** A send refused because `client`'s queue is at maxQueue; nothing was queued. The app layer words it. */
-export type QueueFull = { ok: false; code: 'queue_full'; client: string };
-export type SendResult = { ok: true; id: number } | QueueFull;
-export type SendManyResult = { ok: true; ids: number[] } | QueueFull;
+/**
+ * A refused send; nothing was queued. queue_full: `client`'s queue is at
+ * maxQueue; memory_full: the memory budget is used up. The app layer words it.
+ */
+export type SendRefused = { ok: false; code: 'queue_full' | 'memory_full'; client: string };
+export type SendResult = { ok: true; id: number } | SendRefused;
+export type SendManyResult = { ok: true; ids: number[] } | SendRefused;
+
+/** What sendOne() answers instead of an id when the client's queue is full. */
+export const REFUSED_QUEUE_FULL = 0;
+/** What sendOne() answers instead of an id when the memory budget is used up. */
+export const REFUSED_MEMORY_FULL = -1;
 
 const TICK_MS = 1000;
 const SPARE_QUEUES = 1024;
@@ -104,6 +119,10 @@ export class Manager implements WorkerRecordHandler {
   /** Emptied queues kept for reuse (at most SPARE_QUEUES). */
   private readonly spareQueues: ClientQueue[] = [];
   private queuedCount = 0;
+  /** Sum of every queue's dataChars. */
+  private queuedDataChars = 0;
+  private readonly maxMemory: number;
+  private refusedMemory = 0;
   private sent = 0;
   private delivered = 0;
   private expired = 0;
@@ -124,6 +143,8 @@ export class Manager implements WorkerRecordHandler {
     this.ids = new IdCounter(this.now());
     this.workers = workers;
     this.table = new ClientTable(options.initialClients ?? 0);
+    this.maxMemory = options.maxMemory ?? Infinity;
+    if (!(this.maxMemory > 0)) throw new RangeError(`maxMemory must be a positive number of bytes, got ${options.maxMemory}`);
   }
 
   /**
@@ -156,17 +177,26 @@ export class Manager implements WorkerRecordHandler {
   /** Queues `data` (a JSON value's text, forwarded byte for byte) for `client`, delivering it at once to a held poll. */
   send(client: string, data: string): SendResult {
     const id = this.sendOne(client, data);
-    return id > 0 ? { ok: true, id } : { ok: false, code: 'queue_full', client };
+    if (id > 0) return { ok: true, id };
+    return { ok: false, code: id === REFUSED_QUEUE_FULL ? 'queue_full' : 'memory_full', client };
   }
 
-  /** send() without a result object: the message id, or 0 when the client's queue is full (nothing was queued). */
+  /**
+   * send() without a result object: the message id, or REFUSED_QUEUE_FULL /
+   * REFUSED_MEMORY_FULL (nothing was queued).
+   */
   sendOne(client: string, data: string): number {
     const now = this.now();
     const hash = hashIdString(client);
     const entry = this.roomyEntry(client, hash, now);
     if (entry === FULL) {
       this.refused++;
-      return 0;
+      return REFUSED_QUEUE_FULL;
+    }
+    if (this.memoryUsed() + this.costOf(entry, data) > this.maxMemory) {
+      this.refused++;
+      this.refusedMemory++;
+      return REFUSED_MEMORY_FULL;
     }
     return this.accept(client, hash, data, now, entry);
   }
@@ -184,6 +214,13 @@ export class Manager implements WorkerRecordHandler {
         return { ok: false, code: 'queue_full', client };
       }
       entries[i] = entry;
+    }
+    let cost = 0;
+    for (const entry of entries) cost += this.costOf(entry, data);
+    if (this.memoryUsed() + cost > this.maxMemory) {
+      this.refused += clients.length;
+      this.refusedMemory += clients.length;
+      return { ok: false, code: 'memory_full', client: clients[0]! };
     }
     const ids = new Array<number>(clients.length);
     for (let i = 0; i < clients.length; i++) {
@@ -217,7 +254,21 @@ export class Manager implements WorkerRecordHandler {
       delivered: this.delivered,
       expired: this.expired,
       refused: this.refused,
+      refused_queue_full: this.refused - this.refusedMemory,
+      refused_memory_full: this.refusedMemory,
+      memory_used: this.memoryUsed(),
+      memory_budget: this.maxMemory === Infinity ? 0 : this.maxMemory,
     };
+  }
+
+  /** --max-memory in bytes (Infinity: none). */
+  get memoryBudget(): number {
+    return this.maxMemory;
+  }
+
+  /** Bytes the budget counts now (./memory-budget.ts). */
+  memoryUsed(): number {
+    return this.queuedDataChars + this.queuedCount * MESSAGE_BYTES + this.queues.size * QUEUE_BYTES + this.table.size * CLIENT_BYTES;
   }
 
   /** Drops expired messages of the queues whose oldest message is due; start() calls it every second. */
@@ -270,7 +321,7 @@ export class Manager implements WorkerRecordHandler {
     if (stale >= 0) this.endPoll(stale);
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
     if (queue !== undefined) {
-      this.queuedCount -= queue.acknowledge(since);
+      this.acknowledge(queue, since);
       this.dropExpired(queue, this.now());
       // Everything left is after `since`. The queue stays filed under its old
       // oldest message's second, which is no later than the new one's: the
@@ -315,6 +366,14 @@ export class Manager implements WorkerRecordHandler {
     return queue.length >= this.maxQueue ? FULL : entry;
   }
 
+  /** Bytes one more message costs the budget for `entry` (ABSENT: a client without state yet). */
+  private costOf(entry: number, data: string): number {
+    let cost = data.length + MESSAGE_BYTES;
+    if (entry === ABSENT) cost += CLIENT_BYTES + QUEUE_BYTES;
+    else if (this.queues.size === 0 || !this.queues.has(entry)) cost += QUEUE_BYTES;
+    return cost;
+  }
+
   /**
    * Queues one message (room was checked; `entry` is the client's, or ABSENT,
    * then `hash` is the client's hash) and answers the client's held poll with it.
@@ -334,6 +393,7 @@ export class Manager implements WorkerRecordHandler {
     }
     this.sent++;
     this.queuedCount++;
+    this.queuedDataChars += data.length;
     if (this.held.isHeld(entry)) {
       // Without a kept cursor, the poll's cursor is below every id issued since it came.
       const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
@@ -367,9 +427,17 @@ export class Manager implements WorkerRecordHandler {
   }
 
   private dropExpired(queue: ClientQueue, now: number): void {
+    const chars = queue.dataChars;
     const n = queue.dropExpired(now);
     this.expired += n;
     this.queuedCount -= n;
+    this.queuedDataChars -= chars - queue.dataChars;
+  }
+
+  private acknowledge(queue: ClientQueue, since: number): void {
+    const chars = queue.dataChars;
+    this.queuedCount -= queue.acknowledge(since);
+    this.queuedDataChars -= chars - queue.dataChars;
   }
 
   /** Forgets an empty queue, and the client unless its poll is held. Returns the client's entry, or ABSENT. */

@@ -36,6 +36,7 @@ export const APP_ERRORS = {
   unknown_op: { when: 'op is not one of send, status, stats, auth' },
   too_large: { when: 'data is over --max-message bytes, or the line is over --max-line (4096 bytes before auth with --app-secret); then the connection is closed' },
   queue_full: { when: 'a recipient already has --max-queue unacknowledged messages; nothing was queued' },
+  memory_full: { when: 'the server holds --max-memory bytes of queued messages and client state; nothing was queued' },
   unauthorized: { when: '--app-secret is set and this connection has not authenticated (closed after 10 s without auth)' },
 } as const satisfies Record<string, { when: string }>;
 

@@ -32,8 +32,16 @@ export interface ManagerStats {
   readonly delivered: number;
   /** Messages dropped because their TTL passed before acknowledgement. */
   readonly expired: number;
-  /** Messages refused with queue_full, one per recipient of the refused request. */
+  /** Messages refused (queue_full or memory_full), one per recipient of the refused request. */
   readonly refused: number;
+  /** Of those, refused with queue_full. */
+  readonly refused_queue_full: number;
+  /** Of those, refused with memory_full. */
+  readonly refused_memory_full: number;
+  /** Bytes the memory budget counts now: queued messages and the clients they are for. */
+  readonly memory_used: number;
+  /** --max-memory in bytes (0: no limit). */
+  readonly memory_budget: number;
 }
 
 /** `{"op":"stats"}`'s reply. The keys after `threads` are ours, beyond PROTOCOL.md (which allows more keys). */
@@ -58,6 +66,10 @@ export interface StatsReply {
   readonly connections_refused: number;
   /** Open app connections. */
   readonly app_connections: number;
+  readonly refused_queue_full: number;
+  readonly refused_memory_full: number;
+  readonly memory_used: number;
+  readonly memory_budget: number;
 }
 
 /**
@@ -92,5 +104,9 @@ export function statsReply(manager: ManagerStats, rows: readonly ThreadCounters[
     connections_accepted: accepted,
     connections_refused: refused,
     app_connections: appConnections,
+    refused_queue_full: manager.refused_queue_full,
+    refused_memory_full: manager.refused_memory_full,
+    memory_used: manager.memory_used,
+    memory_budget: manager.memory_budget,
   };
 }
