@@ -8,6 +8,12 @@ namespace loadgen {
 
 enum class Mode { poll, send, churn };
 
+// send without --fanout: which client each message goes to.
+enum class SendOrder {
+  random,      // a random client per message (deterministic seed)
+  sequential,  // message k goes to client k % clients: --messages = --clients gives each one exactly one
+};
+
 struct Options {
   Mode mode = Mode::poll;
 
@@ -38,6 +44,12 @@ struct Options {
   // send: 0 sends each message to one random client; G > 0 sends every round to all clients,
   // in lines of at most G ids ("clients":[...]).
   uint32_t fanout = 0;
+  // send without --fanout: random or sequential targets (see SendOrder).
+  SendOrder order = SendOrder::random;
+  // send: sequence numbers carry on after this one: each client's first message (or the first
+  // fan-out round) gets first_seq + 1. A second sender to clients that already got first_seq
+  // messages each starts here, so the pollers' check (sequence_check.h) still sees +1 steps.
+  uint64_t first_seq = 0;
 
   // poll: connects in progress at most; churn: cycles in progress at most.
   uint32_t concurrency = 256;
