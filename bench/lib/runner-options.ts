@@ -52,7 +52,7 @@ export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/r
   --connect-rate R    connects/s per generator process while clients start (3000; 0 = no limit;
                       million where the limit is 100000 or more: 2000/s over all processes)
   --max-seconds S     hard limit: everything is killed after S seconds (600; with million
-                      300 + 1 s per 400 connections, at least 600)
+                      300 + 1 s per 250 connections, at least 600)
   --out FILE          results JSON (default bench/results/<UTC time>.json)
 Prints a table (every figure also as a ratio megacomet/baseline) and writes the JSON file.`;
 
@@ -128,7 +128,7 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
   // A million connections take many minutes to open and close in the VM: the hard limit grows
   // with them unless given.
   if (maxSeconds === null) {
-    maxSeconds = scenarios.includes('million') ? Math.max(600, 300 + Math.ceil((connections?.[0] ?? MILLION_DEFAULT_CONNECTIONS) / 400)) : 600;
+    maxSeconds = scenarios.includes('million') ? Math.max(600, 300 + Math.ceil((connections?.[0] ?? MILLION_DEFAULT_CONNECTIONS) / 250)) : 600;
   }
   return Object.freeze({ scenarios, targets, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, help });
 }

@@ -31,9 +31,6 @@ namespace {
 
 // How long to wait for replies still in flight once sending is over (or stopped by a signal).
 constexpr int64_t kDrainNs = 5 * kNsPerSecond;
-// A server that answers nothing for this long while lines wait is stuck: give up and report,
-// rather than hold the whole bench until its hard limit.
-constexpr int64_t kStallNs = 15 * kNsPerSecond;
 
 // xorshift64*: deterministic, so two runs (and the two servers of one bench) see the same
 // sequence of target clients.
@@ -148,13 +145,14 @@ int SendRun::run() {
   if (options_.duration > 0) generate_end_ns_ = start_ns_ + seconds_to_ns(options_.duration);
 
   ProgressClock progress(options_.progress_interval);
+  const int64_t stall_ns = seconds_to_ns(options_.stall_seconds);
   int64_t now = start_ns_;
   int64_t drain_end = 0;
   bool writing = false;
   while (now < hard_end && !closed_by_server_) {
-    if (!in_flight_.empty() && now - std::max(last_ack_ns_, in_flight_.front().written_ns) > kStallNs) {
-      std::fprintf(stderr, "loadgen send: no reply for %lld s with %zu lines unanswered: giving up\n",
-                   static_cast<long long>(kStallNs / kNsPerSecond), in_flight_.size());
+    if (!in_flight_.empty() && now - std::max(last_ack_ns_, in_flight_.front().written_ns) > stall_ns) {
+      std::fprintf(stderr, "loadgen send: no reply for %g s with %zu lines unanswered: giving up\n",
+                   options_.stall_seconds, in_flight_.size());
       break;
     }
     const bool sending = !stop_requested() && generated_ < options_.messages && now < generate_end_ns_;

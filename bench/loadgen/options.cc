@@ -52,7 +52,7 @@ void print_usage() {
                "                     [--connect-rate R]\n"
                "       loadgen send  --app-port Q [--app-host H] --clients N [--first-client K]\n"
                "                     --messages M [--rate R] [--window W] [--fanout G]\n"
-               "                     [--order random|sequential] [--first-seq K]\n"
+               "                     [--order random|sequential] [--first-seq K] [--stall-seconds 15]\n"
                "       loadgen churn --port P [--host H] --rate R [--concurrency C] [--hold-ms H]\n"
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
                "common: [--duration S] [--max-seconds S] [--progress S]\n"
@@ -125,6 +125,8 @@ bool parse_options(int argc, char** argv, Options& out) {
       }
     } else if (std::strcmp(flag, "--first-seq") == 0) {
       ok = parse_into(flag, value, uint64_t{1} << 40, out.first_seq);
+    } else if (std::strcmp(flag, "--stall-seconds") == 0) {
+      ok = parse_seconds(flag, value, out.stall_seconds);
     } else if (std::strcmp(flag, "--concurrency") == 0) {
       ok = parse_into(flag, value, 100000, out.concurrency);
     } else if (std::strcmp(flag, "--connect-rate") == 0) {
@@ -176,6 +178,10 @@ bool parse_options(int argc, char** argv, Options& out) {
         return false;
       }
       if (out.messages == 0) out.messages = static_cast<uint64_t>(out.rate * out.duration);
+      if (out.stall_seconds < 1) {
+        std::fprintf(stderr, "loadgen send: --stall-seconds must be at least 1\n");
+        return false;
+      }
       if (out.fanout > 0 && out.order == SendOrder::sequential) {
         std::fprintf(stderr,
                      "loadgen send: --order applies to single sends; --fanout already sends each "

@@ -50,6 +50,10 @@ struct Options {
   // fan-out round) gets first_seq + 1. A second sender to clients that already got first_seq
   // messages each starts here, so the pollers' check (sequence_check.h) still sees +1 steps.
   uint64_t first_seq = 0;
+  // send: a server that answers no line for this long while lines wait is taken as stuck: the
+  // sender gives up and reports, rather than hold the bench until its hard limit. A 1-vCPU VM
+  // routing 10,000-id lines to a million held polls needs far more than the default.
+  double stall_seconds = 15;
 
   // poll: connects in progress at most; churn: cycles in progress at most.
   uint32_t concurrency = 256;

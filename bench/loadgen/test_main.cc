@@ -299,6 +299,16 @@ void send_options() {
   o = Options{};
   check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--first-seq", "-1"}, o),
         "options: a negative --first-seq is refused");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1"}, o) && o.stall_seconds == 15,
+        "options: the sender gives up after 15 s without a reply by default");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--stall-seconds", "300"}, o) &&
+            o.stall_seconds == 300,
+        "options: --stall-seconds is read");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--stall-seconds", "0.5"}, o),
+        "options: --stall-seconds under 1 is refused");
 }
 
 void resumed_sequences() {
