@@ -29,7 +29,9 @@ namespace loadgen {
 
 namespace {
 
-// How long to wait for replies still in flight once sending is over (or stopped by a signal).
+// How long to wait for replies still in flight after a stop signal. When sending is over by
+// itself the sender waits for every reply, as long as they keep coming (--stall-seconds): the
+// last lines of a big fan-out round may be answered many seconds after they were written.
 constexpr int64_t kDrainNs = 5 * kNsPerSecond;
 
 // xorshift64*: deterministic, so two runs (and the two servers of one bench) see the same
@@ -158,8 +160,10 @@ int SendRun::run() {
     const bool sending = !stop_requested() && generated_ < options_.messages && now < generate_end_ns_;
     if (!sending) {
       if (in_flight_.empty()) break;
-      if (drain_end == 0) drain_end = now + kDrainNs;
-      if (now >= drain_end) break;
+      if (stop_requested()) {
+        if (drain_end == 0) drain_end = now + kDrainNs;
+        if (now >= drain_end) break;
+      }
     }
     if (sending && generate(now) && !flush()) break;
     const bool want_write = out_offset_ < out_.size();
