@@ -12,6 +12,7 @@ import { type RunnerOptions, RunnerOptionError, USAGE, parseRunnerOptions } from
 import { serverArgs, serverScript } from './lib/server-process.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { ScenarioContext } from './scenarios/scenario.js';
+import { settingsOf } from './scenarios/server-settings.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const loadgen = join(repoRoot, 'bench', 'out', 'loadgen');
@@ -31,7 +32,7 @@ async function main(options: RunnerOptions): Promise<number> {
   const startedAt = new Date();
   const machineAtStart = describeMachine();
   const fileLimit = Number(machineAtStart.fileLimit);
-  if (Number.isFinite(fileLimit) && options.perProcess > fileLimit - 100) {
+  if (Number.isFinite(fileLimit) && options.perProcess !== null && options.perProcess > fileLimit - 100) {
     fail(`--per-process ${options.perProcess} needs more files than the open-files limit (${fileLimit}) allows: use at most ${fileLimit - 100}`, 2);
   }
   const started = Date.now();
@@ -50,7 +51,7 @@ async function main(options: RunnerOptions): Promise<number> {
     machine_at_start: { ...machineAtStart },
     machine_at_end: { ...describeMachine() },
     options: { ...options },
-    server_flags: Object.fromEntries(options.scenarios.map((s) => [s, Object.fromEntries(options.targets.map((t) => [t, serverArgs(t, { pollTimeout: SCENARIOS[s].pollTimeout, ttl: 60, maxQueue: 1000, threads: options.threads }).join(' ')]))])),
+    server_flags: Object.fromEntries(options.scenarios.map((s) => [s, Object.fromEntries(options.targets.map((t) => [t, serverArgs(t, settingsOf(SCENARIOS[s], options.threads)).join(' ')]))])),
     scenarios: Object.fromEntries(options.scenarios.map((s) => [s, SCENARIOS[s].description])),
     aborted,
     table: buildRows(runs).map((r) => ({ ...r })),

@@ -1,7 +1,7 @@
 // One process of the native load generator (bench/out/loadgen): its progress lines and its
 // one-line JSON result.
 import { spawn } from 'node:child_process';
-import { TailBuffer, exited, stopChild } from './child-exit.js';
+import { type ExitStatus, TailBuffer, stopChild } from './child-exit.js';
 import { type JsonObject, parseObjectLine } from './json-fields.js';
 import type { ProcessRegistry } from './process-registry.js';
 
@@ -12,8 +12,16 @@ export interface LoadgenProcess {
   progress(): Readonly<Record<string, number>>;
   /** The result line, once the process has ended (rejects if it failed). */
   readonly result: Promise<JsonObject>;
-  /** Asks it to finish now (SIGTERM): it still prints its result. SIGKILL after 10 s. */
-  finish(): Promise<JsonObject>;
+  /**
+   * poll mode: SIGUSR2, and the snapshot line it prints (the result so far, latency since the
+   * previous snapshot). Rejects after `timeoutMs` or if the process ends first.
+   */
+  snapshot(timeoutMs?: number): Promise<JsonObject>;
+  /**
+   * Asks it to finish now (SIGTERM): it still prints its result. SIGKILL after `graceMs` (10 s):
+   * a process holding a quarter of a million sockets takes longer to exit in the VM.
+   */
+  finish(graceMs?: number): Promise<JsonObject>;
 }
 
 /** Seconds between progress lines: the runner decides when a phase is over from them. */
@@ -38,9 +46,17 @@ export function startLoadgen(binary: string, args: readonly string[], label: str
   let stdout = '';
   let partial = '';
   const stderr = new TailBuffer();
+  // Snapshot requests waiting for their line, in order (one line answers the oldest).
+  const snapshotWaiters: Array<(line: string) => void> = [];
+  let stdoutPartial = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
-    stdout += chunk;
+    const lines = (stdoutPartial + chunk).split('\n');
+    stdoutPartial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith('{"mode":"poll","snapshot":true')) snapshotWaiters.shift()?.(line);
+      else stdout += line + '\n';
+    }
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
@@ -51,8 +67,12 @@ export function startLoadgen(binary: string, args: readonly string[], label: str
       else stderr.push(line + '\n');
     }
   });
-  const result = exited(child).then((status) => {
-    const last = stdout.trim().split('\n').pop() ?? '';
+  // 'close', not 'exit': the result line may still be in the pipe when the process has exited.
+  const closed = new Promise<ExitStatus>((resolve) => {
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
+  });
+  const result = closed.then((status) => {
+    const last = (stdout + stdoutPartial).trim().split('\n').pop() ?? '';
     if (status.code !== 0 || last === '') {
       throw new Error(`loadgen ${label} failed (code ${status.code}, signal ${status.signal}): ${stderr.toString().trim() || 'no output'}`);
     }
@@ -65,8 +85,24 @@ export function startLoadgen(binary: string, args: readonly string[], label: str
     pid: child.pid,
     progress: () => progress,
     result,
-    finish: async () => {
-      await stopChild(child, 'SIGTERM', 10_000);
+    snapshot: (timeoutMs = 30_000) => new Promise<JsonObject>((resolve, reject) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        reject(new Error(`loadgen ${label} has exited: no snapshot`));
+        return;
+      }
+      const timer = setTimeout(() => reject(new Error(`loadgen ${label} printed no snapshot within ${timeoutMs} ms`)), timeoutMs);
+      snapshotWaiters.push((line) => {
+        clearTimeout(timer);
+        try {
+          resolve(parseObjectLine(line, `loadgen ${label} snapshot`));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      child.kill('SIGUSR2');
+    }),
+    finish: async (graceMs = 10_000) => {
+      await stopChild(child, 'SIGTERM', graceMs);
       return result;
     },
   };

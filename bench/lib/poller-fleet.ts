@@ -39,6 +39,8 @@ export interface PollerTotals {
 
 export class PollerFleet {
   private readonly processes: LoadgenProcess[] = [];
+  /** The clients of each process, in the same order. */
+  private readonly ranges: Array<{ first: number; count: number }> = [];
   private clientCount = 0;
 
   constructor(private readonly settings: FleetSettings) {}
@@ -57,8 +59,9 @@ export class PollerFleet {
     for (let i = 0, start = first; i < n; i++) {
       const size = Math.floor(count / n) + (i < count % n ? 1 : 0);
       const s = this.settings;
-      const args = ['poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), ...nextSourceFlags()];
+      const args = ['poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), ...nextSourceFlags(size)];
       this.processes.push(startLoadgen(s.loadgen, args, `poll c${start}+${size}`, s.registry));
+      this.ranges.push({ first: start, count: size });
       start += size;
     }
     this.clientCount += count;
@@ -71,11 +74,83 @@ export class PollerFleet {
     return total;
   }
 
-  /** Ends every process and merges their results. */
-  async finish(): Promise<PollerTotals> {
-    const results = await Promise.all(this.processes.map((p) => p.finish()));
+  /**
+   * A snapshot of the processes whose clients lie in [first, first + count) (every process when
+   * omitted; a process is in or out as a whole), merged. Each snapshot restarts those processes'
+   * latency histograms, so the one returned covers what arrived since the previous snapshot.
+   */
+  async snapshot(first = 0, count = Infinity, timeoutMs = 30_000): Promise<PollerSnapshot> {
+    const chosen = this.processes.filter((_, i) => {
+      const r = this.ranges[i];
+      return r !== undefined && r.first >= first && r.first + r.count <= first + count;
+    });
+    const lines = await Promise.all(chosen.map((p) => p.snapshot(timeoutMs)));
+    return mergeSnapshots(lines);
+  }
+
+  /** Ends every process and merges their results; SIGKILL after `graceMs`. */
+  async finish(graceMs = 10_000): Promise<PollerTotals> {
+    const results = await Promise.all(this.processes.map((p) => p.finish(graceMs)));
     return mergePollResults(results);
   }
+}
+
+/** Poller counters at one moment (cumulative), merged over processes, and the latency since the previous snapshot. */
+export interface PollerSnapshot {
+  processes: number;
+  clients: number;
+  connected: number;
+  held: number;
+  polls: number;
+  responses: number;
+  emptyResponses: number;
+  received: number;
+  duplicated: number;
+  gaps: number;
+  /** CPU seconds these generator processes used so far. */
+  cpuSeconds: number;
+  errors: Record<string, number>;
+  /** CLOCK_MONOTONIC ns of the last message any of these clients received (0: none yet). */
+  lastReceiveNs: number;
+  /** The lowest last sequence number of any client, how many clients are at it, and the highest. */
+  seqMin: number;
+  seqMinClients: number;
+  seqMax: number;
+  latency: Histogram;
+}
+
+export function mergeSnapshots(lines: readonly JsonObject[]): PollerSnapshot {
+  const m: PollerSnapshot = {
+    processes: lines.length, clients: 0, connected: 0, held: 0, polls: 0, responses: 0, emptyResponses: 0, received: 0, duplicated: 0, gaps: 0,
+    cpuSeconds: 0, errors: {}, lastReceiveNs: 0, seqMin: Infinity, seqMinClients: 0, seqMax: 0, latency: new Histogram(),
+  };
+  for (const r of lines) {
+    const where = 'poll snapshot';
+    m.clients += numberField(r, 'clients', where);
+    m.connected += numberField(r, 'connected', where);
+    m.held += numberField(r, 'held', where);
+    m.polls += numberField(r, 'polls', where);
+    m.responses += numberField(r, 'responses', where);
+    m.emptyResponses += numberField(r, 'empty_responses', where);
+    m.received += numberField(r, 'received', where);
+    m.duplicated += numberField(r, 'duplicated', where);
+    m.gaps += numberField(r, 'gaps', where);
+    m.cpuSeconds += numberField(r, 'cpu_seconds', where);
+    for (const [k, v] of Object.entries(numberFields(objectField(r, 'errors', where)))) m.errors[k] = (m.errors[k] ?? 0) + v;
+    m.lastReceiveNs = Math.max(m.lastReceiveNs, numberField(r, 'last_receive_ns', where));
+    const seqMin = numberField(r, 'seq_min', where);
+    const atMin = numberField(r, 'seq_min_clients', where);
+    if (seqMin < m.seqMin) {
+      m.seqMin = seqMin;
+      m.seqMinClients = atMin;
+    } else if (seqMin === m.seqMin) {
+      m.seqMinClients += atMin;
+    }
+    m.seqMax = Math.max(m.seqMax, numberField(r, 'seq_max', where));
+    m.latency.addJson(objectField(r, 'latency', where), where);
+  }
+  if (m.seqMin === Infinity) m.seqMin = 0;
+  return m;
 }
 
 export function mergePollResults(results: readonly JsonObject[]): PollerTotals {

@@ -1,8 +1,12 @@
 // The bench runner's command line (`node dist/bench/run.js --help`), validated once and frozen.
 import { TARGET_NAMES, type TargetName } from './server-process.js';
 
-export const SCENARIO_NAMES = ['idle', 'throughput', 'latency', 'churn', 'fanout'] as const;
+export const SCENARIO_NAMES = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'repoll', 'million'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** What `npm run bench` (and --scenario all) runs: million only when named, it needs the VM. */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'repoll'];
+/** Connections of the million scenario unless --connections says otherwise. */
+export const MILLION_DEFAULT_CONNECTIONS = 1_000_000;
 
 export interface RunnerOptions {
   readonly scenarios: readonly ScenarioName[];
@@ -21,20 +25,21 @@ export interface RunnerOptions {
   readonly threads: number;
   /** Everything, servers included, is killed after this many seconds. */
   readonly maxSeconds: number;
-  /** Polling clients per generator process at most. */
-  readonly perProcess: number;
-  /** Connects per second per generator process at most (0: no limit). */
-  readonly connectRate: number;
+  /** Polling clients per generator process at most; null: 9000, or sized by the million scenario. */
+  readonly perProcess: number | null;
+  /** Connects per second per generator process at most (0: no limit); null: 3000, or sized by million. */
+  readonly connectRate: number | null;
   /** Results file; default bench/results/<UTC time>.json. */
   readonly out: string | null;
   readonly help: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/run.js [flags] after a build)
-  --scenario LIST     idle,throughput,latency,churn,fanout or all (default all)
+  --scenario LIST     idle,throughput,latency,churn,fanout,repoll,million or all (default all:
+                      every one but million, which needs a machine with a high open-files limit)
   --target T          both (default), megacomet or baseline; --only-baseline = --target baseline
   --connections N[,N] clients (idle: levels, default 1000,5000,15000; throughput/latency 10000;
-                      fanout 5000; churn: ignored)
+                      fanout 5000; repoll 15000; million 1000000; churn: ignored)
   --messages N        throughput: messages (200000); fanout: rounds to every client (20)
   --rate R            latency: msgs/s (20000); churn: connections/s (2000); fanout: rounds/s (0 = as
                       fast as acknowledged)
@@ -42,9 +47,12 @@ export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/r
   --window W          app lines in flight (throughput/latency 1000, fanout 2)
   --threads N         MegaComet --threads (2)
   --per-process N     polling clients per generator process (9000; must stay under the
-                      open-files limit, 20000 on the development machines)
-  --connect-rate R    connects/s per generator process while clients start (3000; 0 = no limit)
-  --max-seconds S     hard limit: everything is killed after S seconds (600)
+                      open-files limit, 20000 on the development machines; million: 250000
+                      where the limit is 100000 or more)
+  --connect-rate R    connects/s per generator process while clients start (3000; 0 = no limit;
+                      million where the limit is 100000 or more: 2000/s over all processes)
+  --max-seconds S     hard limit: everything is killed after S seconds (600; with million
+                      300 + 1 s per 250 connections, at least 600)
   --out FILE          results JSON (default bench/results/<UTC time>.json)
 Prints a table (every figure also as a ratio megacomet/baseline) and writes the JSON file.`;
 
@@ -58,7 +66,7 @@ function positive(flag: string, text: string, integer: boolean, allowZero = fals
 }
 
 export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
-  let scenarios: ScenarioName[] = [...SCENARIO_NAMES];
+  let scenarios: ScenarioName[] = [...DEFAULT_SCENARIOS];
   let targets: TargetName[] = [...TARGET_NAMES];
   let connections: number[] | null = null;
   let messages: number | null = null;
@@ -66,9 +74,9 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
   let duration: number | null = null;
   let window: number | null = null;
   let threads = 2;
-  let maxSeconds = 600;
-  let perProcess = 9000;
-  let connectRate = 3000;
+  let maxSeconds: number | null = null;
+  let perProcess: number | null = null;
+  let connectRate: number | null = null;
   let out: string | null = null;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -87,7 +95,7 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
       case '--scenario': {
         const names = value.split(',').map((s) => s.trim());
         if (names.includes('all')) {
-          scenarios = [...SCENARIO_NAMES];
+          scenarios = [...DEFAULT_SCENARIOS];
           break;
         }
         for (const n of names) {
@@ -116,6 +124,11 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
       default:
         throw new RunnerOptionError(`unknown flag ${flag}\n${USAGE}`);
     }
+  }
+  // A million connections take many minutes to open and close in the VM: the hard limit grows
+  // with them unless given.
+  if (maxSeconds === null) {
+    maxSeconds = scenarios.includes('million') ? Math.max(600, 300 + Math.ceil((connections?.[0] ?? MILLION_DEFAULT_CONNECTIONS) / 250)) : 600;
   }
   return Object.freeze({ scenarios, targets, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, help });
 }

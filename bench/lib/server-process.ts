@@ -35,8 +35,8 @@ export interface RunningServer {
   /** True once the process has exited (a crash mid-scenario shows here). */
   hasExited(): boolean;
   stderrTail(): string;
-  /** SIGTERM, then SIGKILL after 5 s. */
-  stop(): Promise<ExitStatus>;
+  /** SIGTERM, then SIGKILL after `graceMs` (5 s). */
+  stop(graceMs?: number): Promise<ExitStatus>;
 }
 
 const HOST = '127.0.0.1';
@@ -101,6 +101,6 @@ export async function startServer(repoRoot: string, name: TargetName, settings: 
     stats: () => queryStats(HOST, Number(appPort[1])),
     hasExited: () => child.exitCode !== null || child.signalCode !== null,
     stderrTail: () => stderr.toString(),
-    stop: () => stopChild(child, 'SIGTERM', 5000),
+    stop: (graceMs = 5000) => stopChild(child, 'SIGTERM', graceMs),
   };
 }

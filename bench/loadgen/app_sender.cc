@@ -29,11 +29,10 @@ namespace loadgen {
 
 namespace {
 
-// How long to wait for replies still in flight once sending is over (or stopped by a signal).
+// How long to wait for replies still in flight after a stop signal. When sending is over by
+// itself the sender waits for every reply, as long as they keep coming (--stall-seconds): the
+// last lines of a big fan-out round may be answered many seconds after they were written.
 constexpr int64_t kDrainNs = 5 * kNsPerSecond;
-// A server that answers nothing for this long while lines wait is stuck: give up and report,
-// rather than hold the whole bench until its hard limit.
-constexpr int64_t kStallNs = 15 * kNsPerSecond;
 
 // xorshift64*: deterministic, so two runs (and the two servers of one bench) see the same
 // sequence of target clients.
@@ -84,7 +83,8 @@ class SendRun {
   std::string in_;
   std::deque<InFlight> in_flight_;
   std::vector<uint32_t> next_seq_;
-  std::vector<std::string> fanout_groups_;  // quoted id lists, one per line of a round
+  std::vector<ClientRange> fanout_ranges_;  // the lines of one round (fanout_ranges())
+  std::vector<std::string> fanout_groups_;  // their quoted id lists, built once
   Random random_;
 
   uint64_t generated_ = 0;  // messages (or rounds) generated
@@ -116,9 +116,9 @@ int SendRun::run() {
     return 1;
   }
   if (options_.fanout) {
-    for (uint32_t first = 0; first < options_.clients; first += options_.fanout) {
-      const uint32_t count = std::min(options_.fanout, options_.clients - first);
-      fanout_groups_.push_back(quoted_ids(options_.prefix, options_.first_client + first, count));
+    fanout_ranges_ = fanout_ranges(options_.clients, options_.fanout);
+    for (const ClientRange& r : fanout_ranges_) {
+      fanout_groups_.push_back(quoted_ids(options_.prefix, options_.first_client + r.first, r.count));
     }
   }
   start_ns_ = monotonic_ns();
@@ -147,20 +147,23 @@ int SendRun::run() {
   if (options_.duration > 0) generate_end_ns_ = start_ns_ + seconds_to_ns(options_.duration);
 
   ProgressClock progress(options_.progress_interval);
+  const int64_t stall_ns = seconds_to_ns(options_.stall_seconds);
   int64_t now = start_ns_;
   int64_t drain_end = 0;
   bool writing = false;
   while (now < hard_end && !closed_by_server_) {
-    if (!in_flight_.empty() && now - std::max(last_ack_ns_, in_flight_.front().written_ns) > kStallNs) {
-      std::fprintf(stderr, "loadgen send: no reply for %lld s with %zu lines unanswered: giving up\n",
-                   static_cast<long long>(kStallNs / kNsPerSecond), in_flight_.size());
+    if (!in_flight_.empty() && now - std::max(last_ack_ns_, in_flight_.front().written_ns) > stall_ns) {
+      std::fprintf(stderr, "loadgen send: no reply for %g s with %zu lines unanswered: giving up\n",
+                   options_.stall_seconds, in_flight_.size());
       break;
     }
     const bool sending = !stop_requested() && generated_ < options_.messages && now < generate_end_ns_;
     if (!sending) {
       if (in_flight_.empty()) break;
-      if (drain_end == 0) drain_end = now + kDrainNs;
-      if (now >= drain_end) break;
+      if (stop_requested()) {
+        if (drain_end == 0) drain_end = now + kDrainNs;
+        if (now >= drain_end) break;
+      }
     }
     if (sending && generate(now) && !flush()) break;
     const bool want_write = out_offset_ < out_.size();
@@ -217,18 +220,19 @@ bool SendRun::generate(int64_t now) {
       t = due;
       if (now - due > max_lag_ns_) max_lag_ns_ = now - due;
     }
-    const int64_t seq = static_cast<int64_t>(generated_) + 1;
+    const auto first_seq = static_cast<int64_t>(options_.first_seq);
     if (options_.fanout) {
-      uint32_t first = 0;
-      for (const std::string& group : fanout_groups_) {
-        const uint32_t count = std::min(options_.fanout, options_.clients - first);
-        append_fanout_line(out_, group, t, seq);
-        in_flight_.push_back(InFlight{count, now});
-        first += count;
+      const int64_t seq = first_seq + static_cast<int64_t>(generated_) + 1;
+      for (size_t g = 0; g < fanout_groups_.size(); g++) {
+        append_fanout_line(out_, fanout_groups_[g], t, seq);
+        in_flight_.push_back(InFlight{fanout_ranges_[g].count, now});
       }
     } else {
-      const auto index = static_cast<uint32_t>(random_.next() % options_.clients);
-      append_send_line(out_, options_.prefix, options_.first_client + index, t, ++next_seq_[index]);
+      const uint32_t index = options_.order == SendOrder::sequential
+                                 ? sequential_client(generated_, options_.clients)
+                                 : static_cast<uint32_t>(random_.next() % options_.clients);
+      append_send_line(out_, options_.prefix, options_.first_client + index, t,
+                       first_seq + ++next_seq_[index]);
       in_flight_.push_back(InFlight{1, now});
     }
     lines_sent_ += lines_per_message;
@@ -350,6 +354,8 @@ std::string SendRun::result_json(int64_t now) const {
       .number("cpu_seconds", cpu_seconds())
       .number("clients", static_cast<uint64_t>(options_.clients))
       .number("fanout", static_cast<uint64_t>(options_.fanout))
+      .string("order", options_.order == SendOrder::sequential ? "sequential" : "random")
+      .number("first_seq", options_.first_seq)
       .number("rate", options_.rate)
       .number("window", static_cast<uint64_t>(options_.window))
       .number("messages", generated_)

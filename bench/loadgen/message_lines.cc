@@ -49,4 +49,15 @@ std::string quoted_ids(std::string_view prefix, uint32_t first, uint32_t count) 
   return out;
 }
 
+std::vector<ClientRange> fanout_ranges(uint32_t clients, uint32_t group) {
+  std::vector<ClientRange> out;
+  if (group == 0) return out;
+  for (uint32_t first = 0; first < clients;) {
+    const uint32_t count = clients - first < group ? clients - first : group;
+    out.push_back(ClientRange{first, count});
+    first += count;
+  }
+  return out;
+}
+
 }  // namespace loadgen

@@ -52,11 +52,14 @@ void print_usage() {
                "                     [--connect-rate R]\n"
                "       loadgen send  --app-port Q [--app-host H] --clients N [--first-client K]\n"
                "                     --messages M [--rate R] [--window W] [--fanout G]\n"
+               "                     [--order random|sequential] [--first-seq K] [--stall-seconds 15]\n"
                "       loadgen churn --port P [--host H] --rate R [--concurrency C] [--hold-ms H]\n"
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
                "common: [--duration S] [--max-seconds S] [--progress S]\n"
                "Prints one JSON result line on stdout when done; progress lines on stderr.\n"
-               "SIGTERM/SIGINT/SIGUSR1 end the run early, still printing the result.\n");
+               "SIGTERM/SIGINT/SIGUSR1 end the run early, still printing the result.\n"
+               "poll: SIGUSR2 prints a snapshot line (the result so far, latency since the last\n"
+               "snapshot) and carries on.\n");
 }
 
 bool parse_options(int argc, char** argv, Options& out) {
@@ -111,6 +114,19 @@ bool parse_options(int argc, char** argv, Options& out) {
       ok = parse_into(flag, value, 1000000, out.window);
     } else if (std::strcmp(flag, "--fanout") == 0) {
       ok = parse_into(flag, value, 10000, out.fanout);
+    } else if (std::strcmp(flag, "--order") == 0) {
+      if (std::strcmp(value, "random") == 0) {
+        out.order = SendOrder::random;
+      } else if (std::strcmp(value, "sequential") == 0) {
+        out.order = SendOrder::sequential;
+      } else {
+        std::fprintf(stderr, "loadgen: --order expects random or sequential, got \"%s\"\n", value);
+        ok = false;
+      }
+    } else if (std::strcmp(flag, "--first-seq") == 0) {
+      ok = parse_into(flag, value, uint64_t{1} << 40, out.first_seq);
+    } else if (std::strcmp(flag, "--stall-seconds") == 0) {
+      ok = parse_seconds(flag, value, out.stall_seconds);
     } else if (std::strcmp(flag, "--concurrency") == 0) {
       ok = parse_into(flag, value, 100000, out.concurrency);
     } else if (std::strcmp(flag, "--connect-rate") == 0) {
@@ -162,6 +178,16 @@ bool parse_options(int argc, char** argv, Options& out) {
         return false;
       }
       if (out.messages == 0) out.messages = static_cast<uint64_t>(out.rate * out.duration);
+      if (out.stall_seconds < 1) {
+        std::fprintf(stderr, "loadgen send: --stall-seconds must be at least 1\n");
+        return false;
+      }
+      if (out.fanout > 0 && out.order == SendOrder::sequential) {
+        std::fprintf(stderr,
+                     "loadgen send: --order applies to single sends; --fanout already sends each "
+                     "round to every client\n");
+        return false;
+      }
       break;
     case Mode::churn:
       if (out.port == 0 || out.duration == 0) {

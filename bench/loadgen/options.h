@@ -8,6 +8,12 @@ namespace loadgen {
 
 enum class Mode { poll, send, churn };
 
+// send without --fanout: which client each message goes to.
+enum class SendOrder {
+  random,      // a random client per message (deterministic seed)
+  sequential,  // message k goes to client k % clients: --messages = --clients gives each one exactly one
+};
+
 struct Options {
   Mode mode = Mode::poll;
 
@@ -38,6 +44,16 @@ struct Options {
   // send: 0 sends each message to one random client; G > 0 sends every round to all clients,
   // in lines of at most G ids ("clients":[...]).
   uint32_t fanout = 0;
+  // send without --fanout: random or sequential targets (see SendOrder).
+  SendOrder order = SendOrder::random;
+  // send: sequence numbers carry on after this one: each client's first message (or the first
+  // fan-out round) gets first_seq + 1. A second sender to clients that already got first_seq
+  // messages each starts here, so the pollers' check (sequence_check.h) still sees +1 steps.
+  uint64_t first_seq = 0;
+  // send: a server that answers no line for this long while lines wait is taken as stuck: the
+  // sender gives up and reports, rather than hold the bench until its hard limit. A 1-vCPU VM
+  // routing 10,000-id lines to a million held polls needs far more than the default.
+  double stall_seconds = 15;
 
   // poll: connects in progress at most; churn: cycles in progress at most.
   uint32_t concurrency = 256;

@@ -74,7 +74,10 @@ class PollRun {
   // Closes the client's socket; it connects again at once (clean) or after the backoff.
   void drop(uint32_t index, bool backoff, int64_t now);
   void emit_progress(int64_t now);
-  std::string result_json(int64_t now) const;
+  // The result so far, as one stdout line (SIGUSR2); latency starts afresh after it, so each
+  // snapshot's histogram covers what arrived since the previous one.
+  void emit_snapshot(int64_t now);
+  std::string result_json(int64_t now, bool snapshot) const;
 
   const Options& options_;
   std::vector<Client> clients_;
@@ -119,6 +122,7 @@ int PollRun::run() {
   std::vector<epoll_event> events(1024);
   int64_t now = start_ns_;
   while (!stop_requested() && now < end && now < hard_end) {
+    if (take_snapshot_request()) emit_snapshot(now);
     start_connects(now);
     if (progress.due(now)) emit_progress(now);
     int64_t timeout = 100 * kNsPerMs;  // wake-ups for the deadline, backoff and progress
@@ -141,7 +145,7 @@ int PollRun::run() {
   }
   now = monotonic_ns();
   emit_progress(now);
-  const std::string result = result_json(now) + "\n";
+  const std::string result = result_json(now, false) + "\n";
   std::fwrite(result.data(), 1, result.size(), stdout);
   std::fflush(stdout);
   // The process exits next and the kernel closes every socket; closing 9k of them one by one
@@ -366,6 +370,7 @@ void PollRun::emit_progress(int64_t now) {
       .add("clients", options_.clients)
       .add("connected", connected_)
       .add("held", held_)
+      .add("responses", responses_)
       .add("received", delivery_.received)
       .add("duplicated", delivery_.duplicated)
       .add("gaps", delivery_.gaps)
@@ -373,7 +378,16 @@ void PollRun::emit_progress(int64_t now) {
       .emit();
 }
 
-std::string PollRun::result_json(int64_t now) const {
+void PollRun::emit_snapshot(int64_t now) {
+  const std::string line = result_json(now, true) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+  latency_ = Histogram{};
+}
+
+std::string PollRun::result_json(int64_t now, bool snapshot) const {
+  SeqSpread spread;
+  for (const Client& c : clients_) spread.add(c.last_seq);
   JsonOut errors;
   errors.number("connect", errors_.connect)
       .number("server_closed", errors_.server_closed)
@@ -384,6 +398,7 @@ std::string PollRun::result_json(int64_t now) const {
   latency_.append_json(latency);
   JsonOut out;
   out.string("mode", "poll")
+      .raw("snapshot", snapshot ? "true" : "false")
       .number("cpu_seconds", cpu_seconds())
       .number("clients", static_cast<uint64_t>(options_.clients))
       .number("first_client", static_cast<uint64_t>(options_.first_client))
@@ -401,6 +416,9 @@ std::string PollRun::result_json(int64_t now) const {
       .number("end_ns", now)
       .number("first_receive_ns", first_receive_ns_)
       .number("last_receive_ns", last_receive_ns_)
+      .number("seq_min", spread.min)
+      .number("seq_min_clients", spread.at_min)
+      .number("seq_max", spread.max)
       .raw("errors", errors.finish())
       .raw("latency", latency);
   return out.finish();

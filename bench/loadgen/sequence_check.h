@@ -31,4 +31,24 @@ inline void check_sequence(int64_t& last_seen, int64_t seq, DeliveryCounts& coun
   last_seen = seq;
 }
 
+// The last sequence numbers of a set of clients: after a run that sent each client exactly one
+// more message, every client must be at the same number (min == max, at_min == clients), and
+// at_min names how many are furthest behind. Folded over the clients when a snapshot is printed.
+struct SeqSpread {
+  int64_t min = 0;
+  int64_t max = 0;
+  uint64_t at_min = 0;  // clients whose last number is min
+  uint64_t clients = 0;
+
+  void add(int64_t last_seen) {
+    if (clients == 0 || last_seen < min) {
+      min = last_seen;
+      at_min = 0;
+    }
+    if (last_seen == min) at_min++;
+    if (clients == 0 || last_seen > max) max = last_seen;
+    clients++;
+  }
+};
+
 }  // namespace loadgen

@@ -1,4 +1,5 @@
-// Turns SIGTERM, SIGINT and SIGUSR1 into a "finish now" flag that every event loop checks.
+// Turns SIGTERM, SIGINT and SIGUSR1 into a "finish now" flag that every event loop checks, and
+// SIGUSR2 into a "print a snapshot" request (poll mode; the other modes ignore it).
 #pragma once
 
 namespace loadgen {
@@ -9,5 +10,8 @@ void install_stop_signals();
 
 // True once one of the signals arrived: the mode stops its work, prints its result and exits.
 bool stop_requested();
+
+// True once per SIGUSR2 received since the last call (several before a call count once).
+bool take_snapshot_request();
 
 }  // namespace loadgen

@@ -1,5 +1,8 @@
 // Unit tests of the generator's pure parts: `make -C bench/loadgen test`.
 // Tables of raw inputs; each failure names its case. Exit code 1 if any failed.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -10,6 +13,7 @@
 #include "http_response.h"
 #include "json_scan.h"
 #include "message_lines.h"
+#include "options.h"
 #include "poll_body.h"
 #include "sequence_check.h"
 
@@ -202,6 +206,121 @@ void lines() {
   check(out == "{\"op\":\"send\",\"clients\":[\"c3\",\"c4\"],\"data\":{\"t\":9,\"s\":1}}\n", "lines: a fan-out line");
 }
 
+void seq_spreads() {
+  SeqSpread all_one;
+  for (int64_t s : {1, 1, 1}) all_one.add(s);
+  check(all_one.min == 1 && all_one.max == 1 && all_one.at_min == 3 && all_one.clients == 3,
+        "seq spread: every client at one number");
+  SeqSpread behind;
+  for (int64_t s : {2, 1, 2, 0, 0, 2}) behind.add(s);
+  check(behind.min == 0 && behind.max == 2 && behind.at_min == 2 && behind.clients == 6,
+        "seq spread: min, max and how many are furthest behind");
+  SeqSpread none;
+  check(none.clients == 0 && none.at_min == 0, "seq spread: empty");
+}
+
+void fanout_rounds() {
+  // Every client exactly once, in order, at most `group` per line.
+  struct Case {
+    uint32_t clients;
+    uint32_t group;
+    size_t lines;
+  };
+  const Case cases[] = {{5000, 10000, 1}, {10000, 10000, 1}, {25001, 10000, 3}, {1000000, 10000, 100}, {7, 3, 3}, {0, 10, 0}};
+  for (const Case& c : cases) {
+    const std::vector<ClientRange> ranges = fanout_ranges(c.clients, c.group);
+    uint64_t next = 0;
+    bool ok = ranges.size() == c.lines;
+    for (const ClientRange& r : ranges) {
+      ok = ok && r.first == next && r.count >= 1 && r.count <= c.group;
+      next += r.count;
+    }
+    check(ok && next == c.clients,
+          "fan-out: " + std::to_string(c.clients) + " clients in lines of " + std::to_string(c.group) +
+              " cover each once");
+  }
+  check(fanout_ranges(10, 0).empty(), "fan-out: group 0 gives no lines");
+}
+
+void sequential_targets() {
+  std::vector<int> hits(1000, 0);
+  bool in_order = true;
+  for (uint64_t k = 0; k < 1000; k++) {
+    const uint32_t c = sequential_client(k, 1000);
+    in_order = in_order && c == k;
+    hits[c]++;
+  }
+  bool once = true;
+  for (int h : hits) once = once && h == 1;
+  check(in_order && once, "sequential: --messages = --clients sends each client one message, in order");
+  check(sequential_client(1000, 1000) == 0 && sequential_client(2501, 1000) == 501,
+        "sequential: a second pass starts again at client 0");
+}
+
+// parse_options with argv from strings; its complaints about bad flags go to /dev/null.
+bool parse(std::vector<std::string> args, Options& out) {
+  args.insert(args.begin(), "loadgen");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int null = open("/dev/null", O_WRONLY);
+  if (null >= 0) dup2(null, STDERR_FILENO);
+  const bool ok = parse_options(static_cast<int>(argv.size()), argv.data(), out);
+  std::fflush(stderr);
+  if (saved >= 0) dup2(saved, STDERR_FILENO);
+  if (null >= 0) close(null);
+  if (saved >= 0) close(saved);
+  return ok;
+}
+
+void send_options() {
+  Options o;
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "10"}, o) &&
+            o.order == SendOrder::random && o.first_seq == 0,
+        "options: send defaults to random targets from sequence 1");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "10", "--order", "sequential",
+               "--first-seq", "1"}, o) &&
+            o.order == SendOrder::sequential && o.first_seq == 1,
+        "options: --order sequential and --first-seq are read");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--fanout", "10",
+               "--first-seq", "1"}, o) &&
+            o.fanout == 10 && o.first_seq == 1,
+        "options: --first-seq applies to fan-out rounds");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--order", "shuffled"}, o),
+        "options: an unknown --order is refused");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--fanout", "10", "--order",
+                "sequential"}, o),
+        "options: --order sequential with --fanout is refused");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--first-seq", "-1"}, o),
+        "options: a negative --first-seq is refused");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1"}, o) && o.stall_seconds == 15,
+        "options: the sender gives up after 15 s without a reply by default");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--stall-seconds", "300"}, o) &&
+            o.stall_seconds == 300,
+        "options: --stall-seconds is read");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--stall-seconds", "0.5"}, o),
+        "options: --stall-seconds under 1 is refused");
+}
+
+void resumed_sequences() {
+  // A second sender with --first-seq 1 to clients that each got message 1: no gap, no duplicate.
+  DeliveryCounts counts;
+  int64_t last = 0;
+  check_sequence(last, 1, counts);  // first run (--first-seq 0)
+  check_sequence(last, 2, counts);  // second run (--first-seq 1)
+  check(counts.received == 2 && counts.duplicated == 0 && counts.gaps == 0 && last == 2,
+        "sequence: a second run continuing at --first-seq is seen as in order");
+}
+
 }  // namespace
 
 int main() {
@@ -212,6 +331,11 @@ int main() {
   histogram_buckets();
   sequences();
   lines();
+  seq_spreads();
+  fanout_rounds();
+  sequential_targets();
+  send_options();
+  resumed_sequences();
   std::printf("loadgen unit tests: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 // The flow shared by the throughput, latency and fan-out scenarios: a server, N polling clients,
 // one app sender; then the sender's report and the clients' report compared.
+import { DEFAULT_CONNECT_RATE, DEFAULT_PER_PROCESS } from '../lib/generator-sizing.js';
 import { Histogram } from '../lib/histogram.js';
 import { type JsonObject, numberField } from '../lib/json-fields.js';
 import { startLoadgen } from '../lib/loadgen-process.js';
@@ -47,8 +48,8 @@ const STALL_MS = 3000;
 export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Promise<DeliveryOutcome> {
   const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, plan.pollTimeout), ctx.registry);
   const fleet = new PollerFleet({
-    loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess,
-    connectRate: ctx.options.connectRate, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
+    loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
+    connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
   });
   try {
     fleet.add(0, plan.clients);

@@ -9,6 +9,7 @@
 // warm-up polls right after start (from clients outside the measured range, kept held), the
 // baseline read once that start-up shrinking is over, and every reading the median of several.
 // Per-poll figures are the growth from that warm baseline over N, and the slope between levels.
+import { DEFAULT_CONNECT_RATE, DEFAULT_PER_PROCESS } from '../lib/generator-sizing.js';
 import type { JsonObject } from '../lib/json-fields.js';
 import { describeMachine } from '../lib/machine.js';
 import { type MemoryReading, readSettled, traceRssUntil } from '../lib/memory-samples.js';
@@ -81,8 +82,8 @@ export const idle: Scenario = {
     const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, idle.pollTimeout), ctx.registry);
     const readyAt = Date.now();
     const fleet = new PollerFleet({
-      loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess,
-      connectRate: ctx.options.connectRate, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
+      loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
+      connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
     });
     try {
       // Warm-up clients come after the measured ones (same id length), so no level reuses them.

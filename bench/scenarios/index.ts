@@ -4,7 +4,9 @@ import { churn } from './churn.js';
 import { fanout } from './fanout.js';
 import { idle } from './idle.js';
 import { latency } from './latency.js';
+import { million } from './million.js';
+import { repoll } from './repoll.js';
 import type { Scenario } from './scenario.js';
 import { throughput } from './throughput.js';
 
-export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, latency, churn, fanout };
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, latency, churn, fanout, repoll, million };

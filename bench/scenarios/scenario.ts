@@ -41,5 +41,8 @@ export interface Scenario {
   description: string;
   /** The server's --poll-timeout for this scenario (seconds). */
   pollTimeout: number;
+  /** The server's --ttl (seconds) and --max-queue, when not PROTOCOL.md's 60 and 1000. */
+  ttl?: number;
+  maxQueue?: number;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
