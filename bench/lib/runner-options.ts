@@ -31,6 +31,8 @@ export interface RunnerOptions {
   readonly connectRate: number | null;
   /** Results file; default bench/results/<UTC time>.json. */
   readonly out: string | null;
+  /** million: which send forms to run, in order (default both). */
+  readonly forms: readonly MillionForm[];
   readonly help: boolean;
 }
 
@@ -54,7 +56,12 @@ export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/r
   --max-seconds S     hard limit: everything is killed after S seconds (600; with million
                       300 + 1 s per 250 connections, at least 600)
   --out FILE          results JSON (default bench/results/<UTC time>.json)
+  --forms LIST        million: single,batched (default both): the send forms, one message to
+                      every client each; in the VM each form at 1M takes ~20 minutes
 Prints a table (every figure also as a ratio megacomet/baseline) and writes the JSON file.`;
+
+export const MILLION_FORMS = ['single', 'batched'] as const;
+export type MillionForm = (typeof MILLION_FORMS)[number];
 
 export class RunnerOptionError extends Error {}
 
@@ -78,6 +85,7 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
   let perProcess: number | null = null;
   let connectRate: number | null = null;
   let out: string | null = null;
+  let forms: MillionForm[] = [...MILLION_FORMS];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
@@ -121,6 +129,14 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
       case '--per-process': perProcess = positive(flag, value, true); break;
       case '--connect-rate': connectRate = positive(flag, value, false, true); break;
       case '--out': out = value; break;
+      case '--forms': {
+        const names = value.split(',');
+        for (const n of names) {
+          if (!(MILLION_FORMS as readonly string[]).includes(n)) throw new RunnerOptionError(`--forms: unknown form "${n}" (expected single, batched or both)`);
+        }
+        forms = MILLION_FORMS.filter((f) => names.includes(f));
+        break;
+      }
       default:
         throw new RunnerOptionError(`unknown flag ${flag}\n${USAGE}`);
     }
@@ -130,5 +146,5 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
   if (maxSeconds === null) {
     maxSeconds = scenarios.includes('million') ? Math.max(600, 300 + Math.ceil((connections?.[0] ?? MILLION_DEFAULT_CONNECTIONS) / 250)) : 600;
   }
-  return Object.freeze({ scenarios, targets, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, help });
+  return Object.freeze({ scenarios, targets, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, forms, help });
 }
