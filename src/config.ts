@@ -26,6 +26,9 @@ export interface Config {
   readonly maxMessage: number;
   /** Bytes of queued messages and client state the server may hold (--max-memory). */
   readonly maxMemory: number;
+  /** Where GET /metrics (Prometheus) is served; undefined: no metrics port, and lag is not measured. */
+  readonly metricsHost: string;
+  readonly metricsPort: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +81,8 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     defaultText: `a quarter of the machine's memory (${formatBytes(Math.floor(totalmem() / 4))} here)`,
     help: 'bytes of queued messages and client state the server may hold; past it sends are refused with memory_full (suffixes K, M, G, T)',
   },
+  'metrics-host': { key: 'metricsHost', kind: 'text', default: '127.0.0.1', help: 'address of the Prometheus metrics port (an operator port: keep it off the public network)' },
+  'metrics-port': { key: 'metricsPort', kind: 'port', default: undefined, defaultText: 'off', help: 'serve Prometheus metrics at GET /metrics on this port (0 = any free port, shown in the ready line)' },
 };
 
 /** A flag's default as the Config holds it (durations in ms). */

@@ -28,9 +28,12 @@ async function main(): Promise<void> {
   const server = await startServer(config);
   const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
   const appShown = config.appHost.includes(':') ? `[${config.appHost}]` : config.appHost;
+  // Scripts parse this line: ` metrics=HOST:PORT` is added only with --metrics-port, the rest never changes.
+  const metricsShown = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
+  const metrics = server.metricsPort === undefined ? '' : ` metrics=${metricsShown}:${server.metricsPort}`;
   process.stdout.write(
     `megacomet ready: http://${shown}:${server.httpPort} app=${appShown}:${server.appPort} ` +
-      `threads=${config.threads} max-connections=${server.maxConnections} fd-limit=${server.fdLimit}\n`,
+      `threads=${config.threads} max-connections=${server.maxConnections} fd-limit=${server.fdLimit}${metrics}\n`,
   );
   log(
     `serving long-polls on ${shown}:${server.httpPort}${config.portPerThread ? `..${server.httpPort + config.threads - 1}` : ''} ` +

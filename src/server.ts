@@ -7,6 +7,7 @@ import { createRingBuffer } from './ring/ring.js';
 import { Manager } from './manager/manager.js';
 import { RingWorkerPort } from './manager/worker-port.js';
 import { startAppServer, type AppServer } from './manager/app-server.js';
+import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
 import { createThreadStats, readThreadStats } from './threads/thread-stats.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './threads/thread-messages.js';
 import { log } from './log.js';
@@ -26,6 +27,8 @@ const SHUTDOWN_GRACE_MS = 2000;
 export interface RunningServer {
   readonly httpPort: number;
   readonly appPort: number;
+  /** The metrics port, when --metrics-port is given. */
+  readonly metricsPort: number | undefined;
   readonly fdLimit: number;
   readonly maxConnections: number;
   /** Stops accepting, answers held polls, closes everything. Resolves when done. */
@@ -140,15 +143,34 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw new Error(`cannot start the app server on ${config.appHost}:${config.appPort}: ${(err as Error).message}`);
   }
 
+  let metrics: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metrics = await startMetricsServer({ host: config.metricsHost, port: config.metricsPort }, {
+        manager,
+        threadRows: () => readThreadStats(statsSab),
+        appConnections: () => app.connections,
+        rings: () => workers.map((w) => w.port.occupancy()),
+      });
+    } catch (err) {
+      stopping = true;
+      await app.close();
+      manager.stop();
+      await Promise.all(workers.map((w) => w.thread.terminate()));
+      throw new Error(`cannot start the metrics server on ${config.metricsHost}:${config.metricsPort}: ${(err as Error).message}`);
+    }
+  }
+
   return {
     httpPort: basePort,
     appPort: app.port,
+    metricsPort: metrics?.port,
     fdLimit,
     maxConnections,
     async shutdown(): Promise<void> {
       if (stopping) return;
       stopping = true;
-      await app.close();
+      await Promise.all([app.close(), metrics?.close()]);
       const shutdown: MainToWorker = { type: 'shutdown', graceMs: SHUTDOWN_GRACE_MS };
       const drained = workers.map((w) =>
         nextMessage(w.thread, ['drained']).catch(() => undefined),

@@ -17,6 +17,8 @@ t.test('defaults follow PROTOCOL.md and the issue', async (t) => {
   t.equal(c.maxMessage, 64 << 10);
   t.equal(c.corsOrigin, '*');
   t.equal(c.portPerThread, false);
+  t.equal(c.metricsPort, undefined, 'no metrics port unless asked');
+  t.equal(c.metricsHost, '127.0.0.1', 'and loopback when asked');
   t.ok(c.threads >= 1);
   t.ok(Object.isFrozen(c), 'the config is frozen');
 });
@@ -46,6 +48,9 @@ t.test('every bad value names its flag', async (t) => {
     ['--port-per-thread=yes'],
     ['--port', '65535', '--threads', '2', '--port-per-thread'],
     ['--host', 'localhost'],
+    ['--metrics-port', '65536'],
+    ['--metrics-port'],
+    ['--metrics-host', ''],
   ];
   for (const argv of bad) {
     t.throws(() => parseArgs(argv), { name: 'ConfigError' }, argv.join(' '));
@@ -63,7 +68,7 @@ t.test('every bad value names its flag', async (t) => {
 t.test('--help is not an error and the usage lists every flag', async (t) => {
   t.throws(() => parseArgs(['--help']), { name: 'HelpRequested' });
   const text = usage();
-  for (const flag of ['--threads', '--port', '--host', '--port-per-thread', '--poll-timeout', '--max-connections', '--cors-origin', '--app-port', '--app-host', '--app-secret', '--secret', '--ttl', '--max-queue', '--max-line', '--max-message', '--keepalive-timeout', '--help']) {
+  for (const flag of ['--threads', '--port', '--host', '--port-per-thread', '--poll-timeout', '--max-connections', '--cors-origin', '--app-port', '--app-host', '--app-secret', '--secret', '--ttl', '--max-queue', '--max-line', '--max-message', '--keepalive-timeout', '--metrics-host', '--metrics-port', '--help']) {
     t.match(text, flag);
   }
 });

@@ -156,3 +156,26 @@ t.test('a ring filled to the last byte', async (t) => {
   t.equal(out.length, 1);
   t.equal(out[0]!.bytes.length, 0);
 });
+
+t.test('bytesUsed: both sides read the bytes in use from the shared words (for metrics)', async (t) => {
+  const { sab, writer, reader } = ring();
+  t.equal(writer.capacity, 4096);
+  t.equal(reader.capacity, 4096);
+  t.equal(writer.bytesUsed, 0, 'empty: writer');
+  t.equal(reader.bytesUsed, 0, 'empty: reader');
+  writer.write(pattern(100, 1), 100);
+  writer.write(pattern(5, 2), 5);
+  const expected = recordSpan(100) + recordSpan(5);
+  t.equal(writer.bytesUsed, expected, 'the writer counts headers and padding');
+  t.equal(reader.bytesUsed, expected, 'the reader sees the same');
+  t.equal(usedBytes(sab), expected);
+  for (let i = 0; i < 4; i++) writer.write(pattern(1016, i), 1016);
+  t.ok(writer.backlog > 0, 'some records wait in the overflow list');
+  t.ok(writer.bytesUsed <= 4096 && reader.bytesUsed === writer.bytesUsed, 'never above the capacity; the overflow list is not counted');
+  t.ok(writer.backlogBytes >= 1016, 'the overflow list is backlogBytes');
+  // Closed first, so the overflow list does not flow in behind the drain.
+  writer.close();
+  drainCopies(reader);
+  t.equal(reader.bytesUsed, 0, 'drained: the reader sees it at once');
+  t.equal(writer.bytesUsed, 0, 'and the writer from TAIL');
+});

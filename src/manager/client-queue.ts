@@ -11,6 +11,7 @@
 // times in order changes nothing there; it guards injected clocks.)
 
 import { POLL_BODY_OVERHEAD_BYTES, pollBody } from '../protocol/poll-body.js';
+import type { LatencyHistogram } from './latency-histogram.js';
 
 export class ClientQueue {
   /** The client's entry in the manager's client table, set when the manager takes the queue into use (queues are reused); -1 when spare. */
@@ -70,8 +71,17 @@ export class ClientQueue {
    * the encoding into the ring that follow), but always includes the first one: the rest goes out on the next poll, whose
    * cursor is this body's. Returns null when there is none. Call
    * dropExpired() first: this does not look at expiry times.
+   *
+   * With `latency`, records each included message's time since it was
+   * accepted: `expiryNow` is the expiry a message accepted now would get
+   * (now + ttl), so a message's wait is expiryNow minus its own expiry.
    */
-  bodyAfter(since: number, maxBytes: number): { body: string; count: number } | null {
+  bodyAfter(
+    since: number,
+    maxBytes: number,
+    latency: LatencyHistogram | null = null,
+    expiryNow = 0,
+  ): { body: string; count: number } | null {
     let i = this.head;
     const end = this.ids.length;
     while (i < end && this.ids[i]! <= since) i++;
@@ -86,6 +96,7 @@ export class ClientQueue {
       messages += ',' + data;
       last = j;
     }
+    if (latency !== null) for (let j = i; j <= last; j++) latency.observe(expiryNow - this.expires[j]!);
     return { body: pollBody(this.ids[last]!, messages), count: last - i + 1 };
   }
 

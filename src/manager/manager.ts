@@ -32,6 +32,7 @@ import type { ManagerStats } from '../protocol/stats.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import { CLIENT_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
@@ -128,6 +129,12 @@ export class Manager implements WorkerRecordHandler {
   private expired = 0;
   private refused = 0;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * Accept-to-delivery latency: for each message written into a delivery
+   * body (as often as `delivered` counts it), the time since the manager
+   * accepted it. 0 for a message sent to a held poll.
+   */
+  readonly deliveryLatency = new LatencyHistogram();
 
   constructor(options: ManagerOptions, workers: readonly WorkerPort[]) {
     if (!(options.ttlMs > 0)) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${options.ttlMs}`);
@@ -266,6 +273,11 @@ export class Manager implements WorkerRecordHandler {
     return this.maxMemory;
   }
 
+  /** Sum of the queued messages' data lengths (UTF-16 units, one per byte of ASCII JSON), one per recipient. */
+  queuedDataSize(): number {
+    return this.queuedDataChars;
+  }
+
   /** Bytes the budget counts now (./memory-budget.ts). */
   memoryUsed(): number {
     return this.queuedDataChars + this.queuedCount * MESSAGE_BYTES + this.queues.size * QUEUE_BYTES + this.table.size * CLIENT_BYTES;
@@ -322,11 +334,12 @@ export class Manager implements WorkerRecordHandler {
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
     if (queue !== undefined) {
       this.acknowledge(queue, since);
-      this.dropExpired(queue, this.now());
+      const now = this.now();
+      this.dropExpired(queue, now);
       // Everything left is after `since`. The queue stays filed under its old
       // oldest message's second, which is no later than the new one's: the
       // sweep then just files it again, cheaper than refiling on every poll.
-      const out = queue.bodyAfter(since, this.maxDeliveryBytes);
+      const out = queue.bodyAfter(since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs);
       if (out !== null) {
         this.delivered += out.count;
         this.workers[worker]!.deliver(handle, out.body);
@@ -398,7 +411,7 @@ export class Manager implements WorkerRecordHandler {
       // Without a kept cursor, the poll's cursor is below every id issued since it came.
       const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
       if (cursor === undefined || id > cursor) {
-        const out = queue.bodyAfter(cursor ?? 0, this.maxDeliveryBytes)!;
+        const out = queue.bodyAfter(cursor ?? 0, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
         const worker = this.held.workerOf(entry);
         const handle = this.held.handleOf(entry);
         this.unhold(entry);

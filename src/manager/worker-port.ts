@@ -109,6 +109,18 @@ function encodeRelease(out: Buffer, handle: number): number {
   return HANDLE_RECORD_BYTES;
 }
 
+/** How full one worker's rings are, in bytes (for the metrics; read from the rings' shared words). */
+export interface RingOccupancy {
+  /** Bytes in use in the ring from the worker: POLL/GONE records the manager has not read yet. */
+  readonly toManager: number;
+  /** Bytes in use in the ring to the worker: DELIVER/RELEASE records the worker has not read yet. */
+  readonly toWorker: number;
+  /** Bytes of records to the worker waiting in the manager's overflow list for room in that ring. */
+  readonly toWorkerBacklog: number;
+  /** Each ring's data area. */
+  readonly capacity: number;
+}
+
 /** Both rings of one worker, seen from the manager. */
 export class RingWorkerPort implements WorkerPort {
   private readonly in: RingReader;
@@ -131,6 +143,11 @@ export class RingWorkerPort implements WorkerPort {
 
   release(handle: number): void {
     this.deliveries.release(handle);
+  }
+
+  /** How full both rings are now: two atomic loads, nothing written. */
+  occupancy(): RingOccupancy {
+    return { toManager: this.in.bytesUsed, toWorker: this.out.bytesUsed, toWorkerBacklog: this.out.backlogBytes, capacity: this.in.capacity };
   }
 
   /** Starts reading POLL/GONE records into `handler`, in order. */

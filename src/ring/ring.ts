@@ -114,7 +114,8 @@ export class RingWriter {
   private readonly ctl: Int32Array;
   private readonly data: Buffer;
   private readonly words: Int32Array;
-  private readonly capacity: number;
+  /** Bytes in the ring's data area. */
+  readonly capacity: number;
   private readonly mask: number;
   /** The longest payload write() accepts. */
   readonly maxLength: number;
@@ -159,6 +160,15 @@ export class RingWriter {
   /** Payload bytes waiting in the overflow list. */
   get backlogBytes(): number {
     return this.overflowBytes;
+  }
+
+  /**
+   * Bytes of the data area in use now: records written and not yet read, with their headers
+   * and padding, from 0 to capacity (records in the overflow list are backlogBytes). For
+   * metrics: one load of TAIL, nothing stored, so reading it costs the ring nothing.
+   */
+  get bytesUsed(): number {
+    return (this.head - Atomics.load(this.ctl, TAIL_WORD)) | 0;
   }
 
   /**
@@ -379,7 +389,8 @@ export class RingReader {
   readonly bytes: Buffer;
   private readonly ctl: Int32Array;
   private readonly words: Int32Array;
-  private readonly capacity: number;
+  /** Bytes in the ring's data area. */
+  readonly capacity: number;
   private readonly mask: number;
   /** Our TAIL: only this reader changes it. */
   private tail: number;
@@ -403,6 +414,14 @@ export class RingReader {
     this.capacity = views.capacity;
     this.mask = views.capacity - 1;
     this.tail = Atomics.load(this.ctl, TAIL_WORD);
+  }
+
+  /**
+   * Bytes of the data area in use now: records published and not yet drained, with their
+   * headers and padding, from 0 to capacity. For metrics: one load of HEAD, nothing stored.
+   */
+  get bytesUsed(): number {
+    return (Atomics.load(this.ctl, HEAD_WORD) - this.tail) | 0;
   }
 
   /**

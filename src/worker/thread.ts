@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadAddon, type NativeEngine } from '../engine/binding.js';
 import { ThreadStatsWriter } from '../threads/thread-stats.js';
+import { LoopLag } from '../threads/loop-lag.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from '../threads/thread-messages.js';
 import { RingManagerPort } from './manager-port.js';
 import { RequestHandler } from './request-handler.js';
@@ -24,13 +25,16 @@ function main(init: WorkerInit): void {
   const { config } = init;
   const manager = new RingManagerPort(init.toManager, init.fromManager);
   const statsRow = new ThreadStatsWriter(init.stats, init.index);
+  // Measured only for the metrics port: it costs a timer every 10 ms.
+  const lag = config.metricsPort === undefined ? null : new LoopLag();
+  lag?.start();
 
   let handler: RequestHandler | undefined;
   // One snapshot of the engine per batch of work (events or deliveries), at the end of it.
   let publishScheduled = false;
   const publishStats = (): void => {
     publishScheduled = false;
-    statsRow.publish(engine.stats());
+    statsRow.publish(engine.stats(), lag === null ? 0 : lag.maxMs());
   };
   const publishSoon = (): void => {
     if (publishScheduled) return;
@@ -73,6 +77,7 @@ function main(init: WorkerInit): void {
     port = engine.listen();
   } catch (err) {
     clearInterval(statsTimer);
+    lag?.stop();
     manager.close();
     engine.close();
     post({ type: 'failed', message: (err as Error).message });
@@ -93,6 +98,7 @@ function main(init: WorkerInit): void {
       }
       if (left > 0) log(`closing ${left} connections that did not finish within ${message.graceMs} ms`);
       clearInterval(statsTimer);
+      lag?.stop();
       publishStats();
       engine.close();
       manager.close();

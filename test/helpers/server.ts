@@ -2,7 +2,8 @@
 // operator would, and parses the ready line src/main.ts prints (shown in
 // README.md, Flags; the flags themselves are in the table there and in
 // `node dist/main.js --help`):
-//   megacomet ready: http://HOST:PORT app=HOST:PORT threads=N max-connections=N fd-limit=N
+//   megacomet ready: http://HOST:PORT app=HOST:PORT threads=N max-connections=N fd-limit=N[ metrics=HOST:PORT]
+// (the metrics part only with --metrics-port).
 // Every server is hard-killed by PID in the test's teardown, so a failing test
 // never leaves a process behind.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,7 @@ export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url)
 
 export const READY_PREFIX = 'megacomet ready:';
 export const READY_LINE =
-  /^megacomet ready: http:\/\/(\S+):(\d+) app=(\S+):(\d+) threads=(\d+) max-connections=(\d+) fd-limit=(\d+)$/;
+  /^megacomet ready: http:\/\/(\S+):(\d+) app=(\S+):(\d+) threads=(\d+) max-connections=(\d+) fd-limit=(\d+)(?: metrics=(\S+):(\d+))?$/;
 
 export interface Exit {
   code: number | null;
@@ -26,6 +27,8 @@ export interface RunningServer {
   readonly pid: number;
   readonly httpPort: number;
   readonly appPort: number;
+  /** With --metrics-port: the port GET /metrics is served on. */
+  readonly metricsPort: number | undefined;
   readonly threads: number;
   readonly maxConnections: number;
   readonly fdLimit: number;
@@ -164,6 +167,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
     pid,
     httpPort: Number(m[2]),
     appPort: Number(m[4]),
+    metricsPort: m[9] === undefined ? undefined : Number(m[9]),
     threads: Number(m[5]),
     maxConnections: Number(m[6]),
     fdLimit: Number(m[7]),
