@@ -4,6 +4,7 @@
 // order, which is what lets a test pair replies with pipelined requests.
 import { connect, type Socket } from 'node:net';
 import type { Test } from 'tap';
+import type { StatsReply } from '../../src/protocol/stats.js';
 
 /** A reply line, parsed. Keys beyond these are allowed by the protocol. */
 export interface AppReply {
@@ -18,17 +19,8 @@ export interface AppReply {
   [key: string]: unknown;
 }
 
-export interface Stats extends AppReply {
-  connections: number;
-  held_polls: number;
-  clients: number;
-  queued: number;
-  sent: number;
-  delivered: number;
-  expired: number;
-  refused: number;
-  threads: Array<{ connections: number; held_polls: number }>;
-}
+/** The stats reply: the one shape of src/protocol/stats.ts (the server may add keys). */
+export type Stats = StatsReply & AppReply;
 
 export class AppConnection {
   readonly socket: Socket;
