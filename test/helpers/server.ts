@@ -64,6 +64,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Default flags not to add (e.g. ['--threads'] to see the server's own default). */
   omitDefaults?: readonly string[];
+  /** Variables added to the server's environment (e.g. NODE_OPTIONS for a test-only preload). */
+  env?: Readonly<Record<string, string>>;
 }
 
 function assertBuilt(): void {
@@ -100,6 +102,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
   const child = spawn(process.execPath, [MAIN, ...withDefaultFlags(args, options.omitDefaults)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn the server (no pid)');
