@@ -14,7 +14,7 @@ import t from 'tap';
 import { AppConnection } from '../helpers/app-client.js';
 import { num, sourceFlags, startLoadgen } from '../helpers/loadgen.js';
 import { startServer } from '../helpers/server.js';
-import { openFleet, sample, waitAllClosed, type FleetSocket } from '../helpers/socket-fleet.js';
+import { firstResponse, openFleet, sample, waitAllClosed, type FleetResponse, type FleetSocket } from '../helpers/socket-fleet.js';
 import { mapLimit, settle, waitFor } from '../helpers/wait.js';
 
 const MAX = 300;
@@ -25,26 +25,6 @@ const RATE = 100;
 const GENEROUS_MS = 20_000;
 /** How long the flood goes on after its first wave. */
 const SUSTAIN_MS = 3000;
-
-interface Answer {
-  status: number;
-  head: string;
-  body: string;
-}
-
-/** The first response in what `s` received, if its head and Content-Length body are complete. */
-function answerOf(s: FleetSocket): Answer | undefined {
-  const text = s.received.toString('latin1');
-  const end = text.indexOf('\r\n\r\n');
-  if (end < 0) return undefined;
-  const head = text.slice(0, end);
-  const m = /^HTTP\/1\.1 (\d{3}) /.exec(head);
-  const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-  if (m === null || length === null) return { status: -1, head, body: '' };
-  const body = text.slice(end + 4, end + 4 + Number(length[1]));
-  if (body.length < Number(length[1])) return undefined;
-  return { status: Number(m[1]), head, body };
-}
 
 const pollRequest = (client: string): string => `GET /poll?client=${client} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
 
@@ -83,7 +63,7 @@ t.test('connection flood: past --max-connections newcomers get 503 and are close
   const kept = flood.filter((s) => s.closedAt === undefined);
   t.equal(refused.length, FLOOD - FITS, `${FLOOD - FITS} flood connections were refused and closed (${refused.length}; the flood settled in ${floodSettled - floodStart} ms)`);
   t.equal(kept.length, FITS, `${FITS} got in (${kept.length})`);
-  const answers = refused.map((s) => ({ s, answer: answerOf(s) }));
+  const answers = refused.map((s) => ({ s, answer: firstResponse(s) }));
   const not503 = answers.filter(({ answer }) => answer === undefined || answer.status !== 503);
   t.equal(not503.length, 0, 'every refused connection got a complete 503 before the close' +
     (not503.length ? `: ${sample(not503, ({ s }) => `#${s.index} ${s.closeError ?? 'FIN'} ${JSON.stringify(s.received.toString('latin1').slice(0, 60))}`)}` : ''));
@@ -117,11 +97,11 @@ t.test('connection flood: past --max-connections newcomers get 503 and are close
   const sustainEnd = Date.now();
   const receivedSustained = (pollers.progress().received ?? 0) - receivedAtSustain;
   t.equal(stillOpen.length, 0, `a sustained flood of ${waves.length} more connections over ${sustainEnd - sustainStart} ms: every one closed`);
-  const waveNot503 = waves.filter((s) => answerOf(s)?.status !== 503);
+  const waveNot503 = waves.filter((s) => firstResponse(s)?.status !== 503);
   t.equal(waveNot503.length, 0, 'every one after a 503' + (waveNot503.length ? `: ${sample(waveNot503, (s) => `#${s.index} ${s.closeError ?? 'FIN'} ${JSON.stringify(s.received.toString('latin1').slice(0, 60))}`)}` : ''));
   t.ok(receivedSustained > 0, `the steady pollers received ${receivedSustained} messages during the sustained flood (${RATE} msgs/s sent)`);
-  await waitFor('the woken flood polls to be answered', () => woken.every((s) => answerOf(s) !== undefined), { timeoutMs: GENEROUS_MS });
-  const wokenBodies = woken.map((s) => answerOf(s) as Answer);
+  await waitFor('the woken flood polls to be answered', () => woken.every((s) => firstResponse(s) !== undefined), { timeoutMs: GENEROUS_MS });
+  const wokenBodies = woken.map((s) => firstResponse(s) as FleetResponse);
   t.ok(wokenBodies.every((a, i) => a.status === 200 && a.body.includes(`{"woken":${woken[i]?.index}}`)),
     `a message wakes a held flood poll during the flood: ${JSON.stringify(wokenBodies[0]?.body)}`);
   const stats = await settle(() => app.stats(), (st) => (st.connections_refused as number) - refusedBefore === FLOOD - FITS + waves.length, { timeoutMs: 5_000 });
@@ -135,14 +115,14 @@ t.test('connection flood: past --max-connections newcomers get 503 and are close
     port: server.httpPort, count: FITS, sourceBase: 24,
     onConnect: (s) => s.socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
   });
-  await waitFor('every newcomer to be answered', () => newcomers.every((s) => answerOf(s) !== undefined || s.closedAt !== undefined), { timeoutMs: GENEROUS_MS });
-  const served = newcomers.filter((s) => answerOf(s)?.status === 200);
+  await waitFor('every newcomer to be answered', () => newcomers.every((s) => firstResponse(s) !== undefined || s.closedAt !== undefined), { timeoutMs: GENEROUS_MS });
+  const served = newcomers.filter((s) => firstResponse(s)?.status === 200);
   t.equal(served.length, FITS, `all ${FITS} newcomers are served (200): ${served.length}` +
-    (served.length < FITS ? `; others: ${sample(newcomers.filter((s) => answerOf(s)?.status !== 200), (s) => `#${s.index} ${JSON.stringify(s.received.toString('latin1').slice(0, 40))} ${s.closeError ?? ''}`)}` : ''));
+    (served.length < FITS ? `; others: ${sample(newcomers.filter((s) => firstResponse(s)?.status !== 200), (s) => `#${s.index} ${JSON.stringify(s.received.toString('latin1').slice(0, 40))} ${s.closeError ?? ''}`)}` : ''));
   const [extra] = await openFleet(t, { port: server.httpPort, count: 1, sourceBase: 28, firstIndex: 9999 });
   if (extra !== undefined) {
     await waitAllClosed([extra], GENEROUS_MS);
-    t.equal(answerOf(extra)?.status, 503, 'and the limit still holds: one more gets 503 and is closed');
+    t.equal(firstResponse(extra)?.status, 503, 'and the limit still holds: one more gets 503 and is closed');
   }
   for (const s of newcomers) s.destroy();
 

@@ -140,3 +140,28 @@ export function sample<T>(items: readonly T[], describe: (item: T) => string, ma
   const shown = items.slice(0, max).map(describe).join('; ');
   return items.length > max ? `${shown}; ... (${items.length} in all)` : shown;
 }
+
+export interface FleetResponse {
+  status: number;
+  /** The head, without the blank line. */
+  head: string;
+  body: string;
+}
+
+/**
+ * The first response in what `s` received, once its head and Content-Length
+ * body are complete (undefined before); status -1 if the head is not a
+ * response head with a Content-Length.
+ */
+export function firstResponse(s: FleetSocket): FleetResponse | undefined {
+  const text = s.received.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const head = text.slice(0, end);
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (m === null || length === null) return { status: -1, head, body: '' };
+  const body = text.slice(end + 4, end + 4 + Number(length[1]));
+  if (body.length < Number(length[1])) return undefined;
+  return { status: Number(m[1]), head, body };
+}
