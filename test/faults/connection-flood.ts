@@ -13,7 +13,7 @@
 import t from 'tap';
 import { AppConnection } from '../helpers/app-client.js';
 import { num, sourceFlags, startLoadgen } from '../helpers/loadgen.js';
-import { startServer } from '../helpers/server.js';
+import { PLAIN_NODE, startServer } from '../helpers/server.js';
 import { firstResponse, openFleet, sample, waitAllClosed, type FleetResponse, type FleetSocket } from '../helpers/socket-fleet.js';
 import { mapLimit, settle, waitFor } from '../helpers/wait.js';
 
@@ -29,7 +29,7 @@ const SUSTAIN_MS = 3000;
 const pollRequest = (client: string): string => `GET /poll?client=${client} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
 
 t.test('connection flood: past --max-connections newcomers get 503 and are closed, held polls keep being served', async (t) => {
-  const server = await startServer(t, ['--threads', '2', '--max-connections', String(MAX), '--poll-timeout', '120']);
+  const server = await startServer(t, ['--threads', '2', '--max-connections', String(MAX), '--poll-timeout', '120'], PLAIN_NODE);
   t.equal(server.maxConnections, MAX, `the ready line shows --max-connections ${MAX}`);
   const app = await AppConnection.open(server.appPort, t);
   const port = String(server.httpPort);

@@ -28,13 +28,13 @@ import { expectJsonError, expectPollResponse, show } from '../helpers/expect.js'
 import { RawHttpConnection, requestBytes, type HttpResponse } from '../helpers/http-client.js';
 import { num, sourceFlags, startLoadgen } from '../helpers/loadgen.js';
 import { mb, MB, median, rssBytes } from '../helpers/process-memory.js';
-import { startServer } from '../helpers/server.js';
+import { PLAIN_NODE, startServer } from '../helpers/server.js';
 import { sleep, waitFor, withTimeout } from '../helpers/wait.js';
 
 const STEADY = 50;
 const RATE = 100;
 
-const server = await startServer(t, ['--threads', '2', '--poll-timeout', '120']);
+const server = await startServer(t, ['--threads', '2', '--poll-timeout', '120'], PLAIN_NODE);
 const port = server.httpPort;
 const app = await AppConnection.open(server.appPort, t);
 const pollers = startLoadgen(t, 'poll', ['--port', String(port), '--clients', String(STEADY), '--prefix', 'steady', ...sourceFlags(2), '--max-seconds', '240'], 'steady pollers');

@@ -26,7 +26,7 @@ import t from 'tap';
 import { AppConnection } from '../helpers/app-client.js';
 import { RawHttpConnection } from '../helpers/http-client.js';
 import { pollBody } from '../helpers/poll.js';
-import { startServer } from '../helpers/server.js';
+import { PLAIN_NODE, startServer } from '../helpers/server.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const POLLERS = 50;
@@ -99,7 +99,7 @@ class ResumingPoller {
 
 t.test('SIGKILL and restart: pollers resume with their cursors, later messages arrive once and in order with higher ids', async (t) => {
   const flags = ['--threads', '2', '--poll-timeout', '60'];
-  const first = await startServer(t, flags);
+  const first = await startServer(t, flags, PLAIN_NODE);
   const app1 = await AppConnection.open(first.appPort, t);
   const pollers = Array.from({ length: POLLERS }, (_, i) => new ResumingPoller(`resume-${i}`, first.httpPort));
   t.teardown(() => Promise.all(pollers.map((p) => p.stop())));
@@ -131,7 +131,7 @@ t.test('SIGKILL and restart: pollers resume with their cursors, later messages a
   t.same(exit, { code: null, signal: 'SIGKILL' }, 'the first server was killed');
   const aheadMs = maxBefore / 1000 - killedAt;
 
-  const second = await startServer(t, [...flags, '--port', String(first.httpPort), '--app-port', String(first.appPort)]);
+  const second = await startServer(t, [...flags, '--port', String(first.httpPort), '--app-port', String(first.appPort)], PLAIN_NODE);
   const restartMs = Date.now() - killedAt;
   t.same([second.httpPort, second.appPort], [first.httpPort, first.appPort], 'the second server serves the same ports');
   t.comment(`burst: ${BURSTS * BURST_WIDTH} ids in ${burstMs} ms (${Math.round((BURSTS * BURST_WIDTH) / burstMs)} ids/ms; over 1000/ms runs ahead of the clock); ` +

@@ -9,7 +9,7 @@
 // the exit is printed.
 import t from 'tap';
 import { AppConnection } from '../helpers/app-client.js';
-import { startServer } from '../helpers/server.js';
+import { PLAIN_NODE, startServer } from '../helpers/server.js';
 import { firstResponse, openFleet, sample, waitAllClosed } from '../helpers/socket-fleet.js';
 import { settle, waitFor } from '../helpers/wait.js';
 
@@ -21,7 +21,7 @@ const STOP_BOUND_MS = 30_000;
 const sinceOf = (i: number): number => 1_000_000_000 + i * 7;
 
 t.test(`SIGTERM with ${HELD} held polls: each answered with its cursor, exit 0`, async (t) => {
-  const server = await startServer(t, ['--threads', String(THREADS), '--poll-timeout', '300']);
+  const server = await startServer(t, ['--threads', String(THREADS), '--poll-timeout', '300'], PLAIN_NODE);
   const app = await AppConnection.open(server.appPort, t);
   const opening = Date.now();
   const fleet = await openFleet(t, {

@@ -26,7 +26,7 @@ import { expectPollResponse } from '../helpers/expect.js';
 import { RawHttpConnection } from '../helpers/http-client.js';
 import { num, sourceFlags, startLoadgen } from '../helpers/loadgen.js';
 import { mb, MB, median, rssBytes } from '../helpers/process-memory.js';
-import { startServer } from '../helpers/server.js';
+import { PLAIN_NODE, startServer } from '../helpers/server.js';
 import { TCP_ESTABLISHED, tcpStatesByRemotePort } from '../helpers/tcp-states.js';
 import { mapLimit, settle, sleep, waitFor } from '../helpers/wait.js';
 
@@ -40,7 +40,7 @@ const PIPELINED = 20;
 const RESETS = 20;
 const GENEROUS_MS = 30_000;
 
-const server = await startServer(t, ['--threads', '2', '--keepalive-timeout', String(KEEPALIVE_S), '--poll-timeout', '120']);
+const server = await startServer(t, ['--threads', '2', '--keepalive-timeout', String(KEEPALIVE_S), '--poll-timeout', '120'], PLAIN_NODE);
 const port = server.httpPort;
 const app = await AppConnection.open(server.appPort, t);
 const pollers = startLoadgen(t, 'poll', ['--port', String(port), '--clients', String(STEADY), '--prefix', 'steady', ...sourceFlags(2), '--max-seconds', '240'], 'steady pollers');

@@ -15,7 +15,7 @@
 import t from 'tap';
 import { AppConnection } from '../helpers/app-client.js';
 import { num, sourceFlags, startLoadgen } from '../helpers/loadgen.js';
-import { startServer } from '../helpers/server.js';
+import { PLAIN_NODE, startServer } from '../helpers/server.js';
 import { openFleet, sample, waitAllClosed, type FleetSocket } from '../helpers/socket-fleet.js';
 import { settle, sleep, waitFor } from '../helpers/wait.js';
 
@@ -29,7 +29,7 @@ const BYTE_EVERY_MS = 500;
 const GENEROUS_MS = 20_000;
 
 t.test('slowloris: connections that never complete a head are closed after --head-timeout; steady pollers lose nothing', async (t) => {
-  const server = await startServer(t, ['--threads', '2', '--head-timeout', String(HEAD_TIMEOUT_S)]);
+  const server = await startServer(t, ['--threads', '2', '--head-timeout', String(HEAD_TIMEOUT_S)], PLAIN_NODE);
   const app = await AppConnection.open(server.appPort, t);
   const port = String(server.httpPort);
 
