@@ -126,14 +126,23 @@ t.test(`soak: ${SOAK_S} s of ${RATE} msgs/s to ${STEADY} pollers with ${CHURN_RA
     // Reported below.
   }
   const threads = [...new Set(heap.map((s) => s.thread))].sort((a, b) => a - b);
-  const heapReport = threads.map((thread) => {
+  const marks = [0, 60, 120, SOAK_S];
+  const sampleAt = (thread: number, atMs: number): HeapSample | undefined => {
     const samples = heap.filter((s) => s.thread === thread);
-    const atStart = samples.filter((s) => s.t <= loadStart).at(-1) ?? samples[0];
-    const atEnd = samples.filter((s) => s.t <= loadEnd).at(-1);
+    return samples.filter((s) => s.t <= atMs).at(-1) ?? samples[0];
+  };
+  const heapReport = threads.map((thread) => {
     const name = thread === 0 ? 'main (manager)' : `worker thread ${thread}`;
-    return `${name}:\n  load start: ${atStart ? heapLine(atStart) : '-'}\n  load end:   ${atEnd ? heapLine(atEnd) : '-'}`;
+    const lines = marks.map((m) => {
+      const s = sampleAt(thread, m === SOAK_S ? loadEnd : loadStart + m * 1000);
+      return `  ${`+${m}s`.padEnd(6)} ${s ? heapLine(s) : '-'}`;
+    });
+    return `${name}:\n${lines.join('\n')}`;
   });
-  t.comment(`V8 heaps (MB, used/size) per isolate:\n${heapReport.join('\n')}`);
+  const heapTotal = (atMs: number): number => threads.reduce((n, thread) => n + (sampleAt(thread, atMs)?.total ?? 0), 0);
+  t.comment(`V8 heaps (MB, used/size) per isolate, at the load start and after each minute of it (sampled every 10 s):\n${heapReport.join('\n')}\n` +
+    `all isolates' heaps: ${mb(heapTotal(loadStart))} MB at the load start, ${mb(heapTotal(loadEnd))} MB at its end; ` +
+    `RSS: ${mb(idle)} MB before the load, ${mb(median(last))} MB in the last minute (median)`);
   t.equal(threads.length, 3, `heap statistics came from the main thread and both workers (${threads.length} isolates)`);
 
   // The load really ran.
