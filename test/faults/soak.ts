@@ -10,11 +10,15 @@
 // only medians of whole minutes of load:
 // - steady state: the median of the last minute may be at most 10% above the
 //   median of the minute before it;
-// - total growth: the median of the last minute may be at most 1.5 times the
-//   RSS of the server holding the 2,000 polls before any load (the load's own
-//   state, 2,000 short queues and ~100 churning sockets, is a few MB; the
-//   margin leaves room for the heaps to size up to the load once, not to keep
-//   growing).
+// - total growth: the median of the last minute may be at most 64 MiB above
+//   the RSS of the server holding the 2,000 polls before any load. The load's
+//   own state (2,000 short queues, ~100 churning sockets) is a few MB; the rest
+//   of the allowance is V8 sizing its heaps up to a sustained load once, which
+//   measurements show is all of the growth (+50 MB, flat after the first
+//   minute): the main isolate's young generation grows to two 16 MB
+//   semi-spaces, and each worker's young and old spaces take ~10 MB more
+//   before their first major collection. Growth beyond that is not heap
+//   sizing, and growth that goes on is caught by the steady-state check.
 // The RSS trace is printed, and so is each isolate's V8 heap space statistics
 // at the start and end of the load: the server runs with a test-only preload
 // (test/fixtures/heap-trace.cjs, via NODE_OPTIONS) that samples them in the
@@ -39,7 +43,8 @@ const CHURN_HOLD_MS = 500;
 const SOAK_S = 180;
 const SAMPLE_MS = 2000;
 const STEADY_MARGIN = 0.10;
-const TOTAL_FACTOR = 1.5;
+/** RSS the heaps may add once, sizing up to the load (see the header). */
+const TOTAL_ALLOWANCE = 64 * 1024 * 1024;
 /** The soak must at least have loaded the server this much of the target rates to count. */
 const MIN_LOAD = 0.5;
 
@@ -165,6 +170,6 @@ t.test(`soak: ${SOAK_S} s of ${RATE} msgs/s to ${STEADY} pollers with ${CHURN_RA
   t.ok(last.length >= 20 && prev.length >= 20, 'at least 20 RSS readings in each of the last two minutes');
   t.ok(median(last) <= (1 + STEADY_MARGIN) * median(prev),
     `steady state: the last minute's median RSS (${mb(median(last))} MB) is at most ${STEADY_MARGIN * 100}% above the minute before's (${mb(median(prev))} MB)`);
-  t.ok(median(last) <= TOTAL_FACTOR * idle,
-    `total growth: the last minute's median RSS (${mb(median(last))} MB) is at most ${TOTAL_FACTOR} times the RSS before the load (${mb(idle)} MB)`);
+  t.ok(median(last) <= idle + TOTAL_ALLOWANCE,
+    `total growth: the last minute's median RSS (${mb(median(last))} MB) is at most ${mb(TOTAL_ALLOWANCE)} MB above the RSS before the load (${mb(idle)} MB)`);
 });
