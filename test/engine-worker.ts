@@ -3,13 +3,30 @@
 // exception thrown by the events callback) takes its sockets with it cleanly.
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EngineWorkerData, EngineWorkerMessage } from './fixtures/engine-worker.js';
+import { transpileForWorker } from './fixtures/ring-worker-build.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 
+// Each worker would otherwise start ts-node again: seconds per worker on a
+// loaded 2-core machine (the file took a minute of its two under load).
+const fixture = transpileForWorker('test/fixtures/engine-worker.ts', [
+  'test/fixtures/engine-harness.ts',
+  'test/helpers/http-client.ts',
+  'test/helpers/wait.ts',
+  'src/engine/binding.ts',
+  'src/engine/events.ts',
+]);
+t.teardown(fixture.cleanup);
+// The transpiled binding sits in a temporary directory: name the addon by its absolute path.
+const addon = process.env.MEGACOMET_ADDON ?? fileURLToPath(new URL('../build/Release/megacomet.node', import.meta.url));
+
 async function startWorker(t: Test, name: string, port = 0): Promise<{ worker: Worker; port: number }> {
-  const worker = new Worker(new URL('./fixtures/engine-worker.ts', import.meta.url), {
+  const worker = new Worker(fixture.url, {
     workerData: { name, port } satisfies EngineWorkerData,
+    execArgv: [],
+    env: { ...process.env, MEGACOMET_ADDON: addon },
   });
   t.teardown(() => worker.terminate());
   const [msg] = (await once(worker, 'message')) as [EngineWorkerMessage];
