@@ -12,6 +12,7 @@ import { startLoadgen } from '../lib/loadgen-process.js';
 import { describeMachine } from '../lib/machine.js';
 import { type MemoryReading, MemoryTrace, readMemory, readSettled, traceRssUntil } from '../lib/memory-samples.js';
 import { PollerFleet, type PollerSnapshot, errorTotal } from '../lib/poller-fleet.js';
+import { formatNumber } from '../lib/report.js';
 import { type RunningServer, startServer } from '../lib/server-process.js';
 import { sleep, waitUntil } from '../lib/wait.js';
 import { waitForHeldPolls } from './held-polls.js';
@@ -199,7 +200,15 @@ export const million: Scenario = {
     // A process holding a quarter of a million sockets takes a while to close them at exit.
     const generatorGraceMs = Math.max(10_000, sizing.perProcess * 0.2);
     // Filled step by step: a failure late in an hour-long run keeps what was measured before it.
+    // Each figure is also printed as soon as it is known, so even a run killed from outside
+    // (the VM's process, the hard limit) leaves them in its log.
     const figures: Figure[] = [];
+    const record = (...measured: Figure[]): void => {
+      for (const f of measured) {
+        figures.push(f);
+        ctx.progress.print(`${ctx.target} million: ${f.name} = ${f.value === null ? 'n/a' : formatNumber(f.value)} ${f.unit}`);
+      }
+    };
     const memory: JsonObject = { at_start: { ...atStart } };
     const details: JsonObject = {
       clients,
@@ -232,7 +241,7 @@ export const million: Scenario = {
       const userFromWarm = (atFull.reading.rss - atWarm.rss) / clients;
       const userFromStart = (atFull.reading.rss - atStart.rss) / clients;
       const kernel = (atFull.reading.slab - atWarm.slab) / clients;
-      figures.push(
+      record(
         { name: `user bytes per held poll @${clients} (from warm)`, unit: 'B', better: 'lower', value: userFromWarm, target: '<= 128 (at 1M)' },
         { name: `user bytes per held poll @${clients} (from start)`, unit: 'B', better: 'lower', value: userFromStart },
         { name: `kernel bytes per connection @${clients}`, unit: 'B', better: 'lower', value: kernel },
@@ -261,22 +270,22 @@ export const million: Scenario = {
       await sleep(IDLE_CPU_MS);
       const idleCpu = server.cpuSeconds() - idleCpuBefore;
       const idleSeconds = (Date.now() - idleStarted) / 1000;
-      figures.push({ name: 'idle server CPU, all polls held', unit: '% core', better: 'lower', value: (idleCpu / idleSeconds) * 100, target: '< 2' });
+      record({ name: 'idle server CPU, all polls held', unit: '% core', better: 'lower', value: (idleCpu / idleSeconds) * 100, target: '< 2' });
       details['idle'] = { seconds: idleSeconds, server_cpu_seconds: idleCpu, messages_received: fleet.sum('received') - idleReceivedBefore };
       memory['after_idle'] = { ...readMemory(server.pid) };
 
       const singles = await deliverToAll(ctx, server, fleet, trace, clients, held, 'single sends', 1,
         ['--messages', String(clients), '--order', 'sequential', '--window', String(window)]);
-      figures.push(...phaseFigures(singles, 'single sends'));
+      record(...phaseFigures(singles, 'single sends'));
       details['single_sends'] = phaseDetails(singles);
       memory['after_single_sends'] = { ...readMemory(server.pid) };
       const batches = await deliverToAll(ctx, server, fleet, trace, clients, held, `batched sends (${batch} ids per line)`, 2,
         ['--messages', '1', '--fanout', String(batch)]);
-      figures.push(...phaseFigures(batches, 'batched sends'));
+      record(...phaseFigures(batches, 'batched sends'));
       details['batched_sends'] = phaseDetails(batches);
       const afterDeliveries = readMemory(server.pid);
       memory['after_deliveries'] = { ...afterDeliveries };
-      figures.push({ name: 'server RSS after both deliveries', unit: 'MiB', better: 'lower', value: afterDeliveries.rss / MIB });
+      record({ name: 'server RSS after both deliveries', unit: 'MiB', better: 'lower', value: afterDeliveries.rss / MIB });
 
       // Shutdown: every held poll must be answered, then the process must exit.
       const beforeStop = await fleet.snapshot();
@@ -308,7 +317,7 @@ export const million: Scenario = {
       const answered = afterStop.responses - beforeStop.responses;
       const closedUnanswered = closedUnder(afterStop) - closedUnder(beforeStop);
       const killed = exit.signal === 'SIGKILL';
-      figures.push(
+      record(
         { name: 'shutdown seconds (SIGTERM to exit)', unit: 's', better: 'lower', value: killed ? null : shutdownSeconds },
         { name: 'held polls answered at shutdown', unit: 'polls', better: 'higher', value: answered, target: `${held}` },
         { name: 'held polls closed unanswered at shutdown', unit: 'polls', better: 'lower', value: closedUnanswered, target: '0' },
