@@ -86,9 +86,10 @@ async function main(options: RunnerOptions): Promise<number> {
       progress.watch(() => `${target} ${scenarioName}: starting`);
       const t0 = Date.now();
       try {
-        const result = await scenario.run(ctx);
-        runs.push({ scenario: scenarioName, target, ok: true, error: null, seconds: (Date.now() - t0) / 1000, ...result });
-        progress.print(`${target} ${scenarioName}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        const { error, ...result } = await scenario.run(ctx);
+        runs.push({ scenario: scenarioName, target, ok: error === undefined, error: error ?? null, seconds: (Date.now() - t0) / 1000, ...result });
+        if (error === undefined) progress.print(`${target} ${scenarioName}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        else progress.print(`${target} ${scenarioName}: FAILED after ${result.figures.length} figures: ${error}`);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         runs.push({ scenario: scenarioName, target, ok: false, error: message, seconds: (Date.now() - t0) / 1000, figures: [], details: {} });

@@ -42,3 +42,45 @@ export async function traceRssUntil(pid: number, fromMs: number, untilMs: number
     await sleep(Math.min(everyMs, untilMs - now));
   }
 }
+
+/**
+ * Reads the server's RSS and the machine's memory every `everyMs` in the background, for a run
+ * long enough that running out of memory is a risk (the million scenario in the VM): the results
+ * file then shows how memory went up to a failure. Readings of an exited process are skipped.
+ */
+export class MemoryTrace {
+  /** [ms since start, server RSS, MemAvailable, Slab, TCP buffer bytes] */
+  readonly samples: Array<[number, number, number, number, number]> = [];
+  latest: MemoryReading | null = null;
+  private readonly started = Date.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number, everyMs: number, private readonly maxSamples = 2000) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+    this.sample();
+  }
+
+  private sample(): void {
+    try {
+      const r = readMemory(this.pid);
+      this.latest = r;
+      if (this.samples.length >= this.maxSamples) this.samples.splice(0, this.samples.length - this.maxSamples + 1);
+      this.samples.push([Date.now() - this.started, r.rss, r.memAvailable, r.slab, r.tcpMem]);
+    } catch {
+      // The process has exited: its last readings stay.
+    }
+  }
+
+  /** "server RSS 812 MiB, MemAvailable 6,120 MiB, TCP buffers 40 MiB" for progress lines. */
+  describe(): string {
+    const r = this.latest;
+    if (r === null) return 'no memory reading yet';
+    const mib = (b: number): string => Math.round(b / 1048576).toLocaleString('en-US');
+    return `server RSS ${mib(r.rss)} MiB, MemAvailable ${mib(r.memAvailable)} MiB, TCP buffers ${mib(r.tcpMem)} MiB`;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

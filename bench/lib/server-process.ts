@@ -35,6 +35,11 @@ export interface RunningServer {
   /** True once the process has exited (a crash mid-scenario shows here). */
   hasExited(): boolean;
   stderrTail(): string;
+  /**
+   * Once it has exited: its exit code or signal and the end of its stderr, read after the pipe
+   * closed (at 'exit' the last lines, a fatal error's among them, may still be in the pipe).
+   */
+  exitReport(): Promise<string>;
   /** SIGTERM, then SIGKILL after `graceMs` (5 s). */
   stop(graceMs?: number): Promise<ExitStatus>;
 }
@@ -88,6 +93,7 @@ export async function startServer(repoRoot: string, name: TargetName, settings: 
     throw new Error(`${name}'s ready line has no http://...:PORT or app=...:PORT: "${readyLine}"`);
   }
   const pid = child.pid;
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   return {
     name,
     pid,
@@ -101,6 +107,10 @@ export async function startServer(repoRoot: string, name: TargetName, settings: 
     stats: () => queryStats(HOST, Number(appPort[1])),
     hasExited: () => child.exitCode !== null || child.signalCode !== null,
     stderrTail: () => stderr.toString(),
+    exitReport: async () => {
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+      return `exit code ${child.exitCode}, signal ${child.signalCode}; stderr ends: ${stderr.toString().trim().slice(-1500)}`;
+    },
     stop: (graceMs = 5000) => stopChild(child, 'SIGTERM', graceMs),
   };
 }

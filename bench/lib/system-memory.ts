@@ -36,15 +36,18 @@ export interface KernelMemory {
   tcpInUse: number;
   /** TCP socket buffer memory, bytes (sockstat "mem" is in pages). */
   tcpMem: number;
+  /** MemAvailable in /proc/meminfo, bytes: how close the machine is to running out. */
+  memAvailable: number;
 }
 
 export function readKernelMemory(): KernelMemory {
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   const slab = /^Slab:\s+(\d+) kB$/m.exec(meminfo);
+  const available = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
   const sockstat = readFileSync('/proc/net/sockstat', 'utf8');
   const tcp = /^TCP: inuse (\d+) .* mem (\d+)$/m.exec(sockstat);
   if (slab === null || tcp === null) throw new Error('could not read Slab from /proc/meminfo or TCP from /proc/net/sockstat');
-  return { slab: Number(slab[1]) * 1024, tcpInUse: Number(tcp[1]), tcpMem: Number(tcp[2]) * 4096 };
+  return { slab: Number(slab[1]) * 1024, tcpInUse: Number(tcp[1]), tcpMem: Number(tcp[2]) * 4096, memAvailable: available === null ? 0 : Number(available[1]) * 1024 };
 }
 
 /**

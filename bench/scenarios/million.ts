@@ -10,8 +10,9 @@ import { sizeGenerators } from '../lib/generator-sizing.js';
 import { type JsonObject, numberField } from '../lib/json-fields.js';
 import { startLoadgen } from '../lib/loadgen-process.js';
 import { describeMachine } from '../lib/machine.js';
-import { type MemoryReading, readMemory, readSettled, traceRssUntil } from '../lib/memory-samples.js';
+import { type MemoryReading, MemoryTrace, readMemory, readSettled, traceRssUntil } from '../lib/memory-samples.js';
 import { PollerFleet, type PollerSnapshot, errorTotal } from '../lib/poller-fleet.js';
+import { formatNumber } from '../lib/report.js';
 import { type RunningServer, startServer } from '../lib/server-process.js';
 import { sleep, waitUntil } from '../lib/wait.js';
 import { waitForHeldPolls } from './held-polls.js';
@@ -28,6 +29,8 @@ const STARTUP_QUIET_MS = 19_000;
 const SETTLE_MS = 2000;
 const SAMPLES = 5;
 const SAMPLE_INTERVAL_MS = 400;
+/** Server RSS and the machine's memory are traced this often through the whole run (results file). */
+const TRACE_MS = 5000;
 /** The idle CPU is the server's CPU time over this interval with every poll held and nothing sent. */
 const IDLE_CPU_MS = 10_000;
 /** PROTOCOL.md: a send names at most 10,000 clients. */
@@ -70,7 +73,7 @@ interface DeliveryPhase {
  * connected, waits for the deliveries, and reads the pollers' snapshot: the counts since `before`
  * and the latency of this phase alone. Then waits until every poll is held again.
  */
-async function deliverToAll(ctx: ScenarioContext, server: RunningServer, fleet: PollerFleet, clients: number, held: number, label: string, expectedSeq: number, senderArgs: string[]): Promise<DeliveryPhase> {
+async function deliverToAll(ctx: ScenarioContext, server: RunningServer, fleet: PollerFleet, trace: MemoryTrace, clients: number, held: number, label: string, expectedSeq: number, senderArgs: string[]): Promise<DeliveryPhase> {
   const before = await fleet.snapshot(0, clients);
   const cpuBefore = server.cpuSeconds();
   const sender = startLoadgen(ctx.loadgen, [
@@ -81,14 +84,14 @@ async function deliverToAll(ctx: ScenarioContext, server: RunningServer, fleet: 
   const uniqueSoFar = (): number => fleet.sum('received') - fleet.sum('duplicated') - (before.received - before.duplicated);
   ctx.progress.watch(() => {
     const s = sender.progress();
-    return `${ctx.target} million ${label}: sent ${s['sent'] ?? 0} lines, ${s['ok'] ?? 0} accepted, ${s['refused'] ?? 0} refused, ${uniqueSoFar()}/${clients} delivered`;
+    return `${ctx.target} million ${label}: sent ${s['sent'] ?? 0} lines, ${s['ok'] ?? 0} accepted, ${s['refused'] ?? 0} refused, ${uniqueSoFar()}/${clients} delivered; ${trace.describe()}`;
   });
   const sent = await sender.result;
   const accepted = numberField(sent, 'deliveries_ok', 'send result');
   let last = -1;
   let lastChange = Date.now();
   await waitUntil(`${label} deliveries`, () => {
-    if (server.hasExited()) throw new Error(`${ctx.target} exited during ${label}: ${server.stderrTail()}`);
+    if (server.hasExited()) throw new Error(`${ctx.target} exited during ${label}`);
     const unique = uniqueSoFar();
     if (unique !== last) {
       last = unique;
@@ -189,12 +192,35 @@ export const million: Scenario = {
     const server = await startServer(ctx.repoRoot, ctx.target, settingsOf(million, ctx.options.threads), ctx.registry);
     const readyAt = Date.now();
     const atStart = readMemory(server.pid);
+    const trace = new MemoryTrace(server.pid, TRACE_MS);
     const fleet = new PollerFleet({
       loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: sizing.perProcess,
       connectRate: sizing.connectRate, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
     });
     // A process holding a quarter of a million sockets takes a while to close them at exit.
     const generatorGraceMs = Math.max(10_000, sizing.perProcess * 0.2);
+    // Filled step by step: a failure late in an hour-long run keeps what was measured before it.
+    // Each figure is also printed as soon as it is known, so even a run killed from outside
+    // (the VM's process, the hard limit) leaves them in its log.
+    const figures: Figure[] = [];
+    const record = (...measured: Figure[]): void => {
+      for (const f of measured) {
+        figures.push(f);
+        ctx.progress.print(`${ctx.target} million: ${f.name} = ${f.value === null ? 'n/a' : formatNumber(f.value)} ${f.unit}`);
+      }
+    };
+    const memory: JsonObject = { at_start: { ...atStart } };
+    const details: JsonObject = {
+      clients,
+      warm_polls: warm,
+      held_polls: held,
+      generators: { ...sizing },
+      file_limit: Number.isFinite(fileLimit) ? fileLimit : null,
+      window,
+      batch,
+      memory,
+      memory_trace_ms_rss_available_slab_tcp: trace.samples,
+    };
     try {
       // Warm-up: clients after the measured ones, held from the start to the end.
       if (warm > 0) fleet.add(clients, warm);
@@ -203,12 +229,38 @@ export const million: Scenario = {
       const warmTrace = await traceRssUntil(server.pid, readyAt, readyAt + STARTUP_QUIET_MS, 1000);
       const base = await readSettled(server.pid, SAMPLES, SAMPLE_INTERVAL_MS);
       const atWarm = base.median;
+      Object.assign(memory, { at_warm: { ...atWarm }, at_warm_rss_series: base.rssSeries, warm_rss_trace_ms_bytes: warmTrace });
 
       // Every client, paced; done when the generators and the server's stats agree.
       fleet.add(0, clients);
+      details['generators'] = { ...sizing, processes_with_warm_up: fleet.processCount };
       const connect = await waitForHeldPolls(ctx, server, fleet, held, `million connect (${sizing.processes} generator processes, ${sizing.connectRate} connects/s each)`);
+      details['connect'] = { ...connect };
       ctx.progress.watch(() => `${ctx.target} million: ${held} polls held, reading memory`);
       const atFull = await settled(server);
+      const userFromWarm = (atFull.reading.rss - atWarm.rss) / clients;
+      const userFromStart = (atFull.reading.rss - atStart.rss) / clients;
+      const kernel = (atFull.reading.slab - atWarm.slab) / clients;
+      record(
+        { name: `user bytes per held poll @${clients} (from warm)`, unit: 'B', better: 'lower', value: userFromWarm, target: '<= 128 (at 1M)' },
+        { name: `user bytes per held poll @${clients} (from start)`, unit: 'B', better: 'lower', value: userFromStart },
+        { name: `kernel bytes per connection @${clients}`, unit: 'B', better: 'lower', value: kernel },
+        { name: `server RSS @${clients}`, unit: 'MiB', better: 'lower', value: atFull.reading.rss / MIB },
+        { name: `seconds to connect ${clients} polls`, unit: 's', better: 'lower', value: connect.seconds },
+      );
+      Object.assign(memory, {
+        at_full: { ...atFull.reading },
+        at_full_rss_series: atFull.rssSeries,
+        user_bytes_per_poll_from_warm: userFromWarm,
+        user_bytes_per_poll_from_start: userFromStart,
+        anon_bytes_per_poll_from_warm: (atFull.reading.anon - atWarm.anon) / clients,
+        file_bytes_per_poll_from_warm: (atFull.reading.file - atWarm.file) / clients,
+        kernel_slab_bytes_per_connection: kernel,
+        kernel_slab_bytes_per_connection_from_start: (atFull.reading.slab - atStart.slab) / clients,
+        tcp_sockets_added: atFull.reading.tcpInUse - atWarm.tcpInUse,
+        tcp_buffer_bytes_at_full: atFull.reading.tcpMem,
+        note: 'user bytes = VmRSS growth / clients, from the warm baseline (warm_polls held, read 19 s after start) and from the reading right after the ready line; kernel bytes = Slab growth of the whole machine / clients (both ends of each loopback connection, the generators\' epoll items, anything else that ran)',
+      });
 
       // Idle: nothing is sent; the server should sleep.
       ctx.progress.watch(() => `${ctx.target} million: measuring idle CPU with ${held} polls held`);
@@ -218,20 +270,29 @@ export const million: Scenario = {
       await sleep(IDLE_CPU_MS);
       const idleCpu = server.cpuSeconds() - idleCpuBefore;
       const idleSeconds = (Date.now() - idleStarted) / 1000;
-      const idleMessages = fleet.sum('received') - idleReceivedBefore;
-      const afterIdle = readMemory(server.pid);
+      record({ name: 'idle server CPU, all polls held', unit: '% core', better: 'lower', value: (idleCpu / idleSeconds) * 100, target: '< 2' });
+      details['idle'] = { seconds: idleSeconds, server_cpu_seconds: idleCpu, messages_received: fleet.sum('received') - idleReceivedBefore };
+      memory['after_idle'] = { ...readMemory(server.pid) };
 
       // Each form sends every client one message; the sequence number counts the forms run.
       const forms = ctx.options.forms;
-      const singles = forms.includes('single')
-        ? await deliverToAll(ctx, server, fleet, clients, held, 'single sends', 1,
-          ['--messages', String(clients), '--order', 'sequential', '--window', String(window)])
-        : null;
-      const batches = forms.includes('batched')
-        ? await deliverToAll(ctx, server, fleet, clients, held, `batched sends (${batch} ids per line)`, singles === null ? 1 : 2,
-          ['--messages', '1', '--fanout', String(batch)])
-        : null;
+      let expectedSeq = 1;
+      if (forms.includes('single')) {
+        const singles = await deliverToAll(ctx, server, fleet, trace, clients, held, 'single sends', expectedSeq++,
+          ['--messages', String(clients), '--order', 'sequential', '--window', String(window)]);
+        record(...phaseFigures(singles, 'single sends'));
+        details['single_sends'] = phaseDetails(singles);
+        memory['after_single_sends'] = { ...readMemory(server.pid) };
+      }
+      if (forms.includes('batched')) {
+        const batches = await deliverToAll(ctx, server, fleet, trace, clients, held, `batched sends (${batch} ids per line)`, expectedSeq++,
+          ['--messages', '1', '--fanout', String(batch)]);
+        record(...phaseFigures(batches, 'batched sends'));
+        details['batched_sends'] = phaseDetails(batches);
+      }
       const afterDeliveries = readMemory(server.pid);
+      memory['after_deliveries'] = { ...afterDeliveries };
+      record({ name: 'server RSS after both deliveries', unit: 'MiB', better: 'lower', value: afterDeliveries.rss / MIB });
 
       // Shutdown: every held poll must be answered, then the process must exit.
       const beforeStop = await fleet.snapshot();
@@ -244,7 +305,7 @@ export const million: Scenario = {
       // Each held poll ends in its client as an answer or as the connection closing under it;
       // the generators read those from their sockets at their own pace (minutes for a million
       // in the VM): wait until they have seen one or the other for every held poll.
-      const closedUnder = (s: PollerSnapshot): number => s.errors['server_closed'] ?? 0;
+      const closedUnder = (x: PollerSnapshot): number => x.errors['server_closed'] ?? 0;
       let afterStop = await fleet.snapshot();
       let seen = -1;
       let seenChanged = Date.now();
@@ -261,77 +322,41 @@ export const million: Scenario = {
         afterStop = await fleet.snapshot();
       }
       const answered = afterStop.responses - beforeStop.responses;
-      const closedUnanswered = closedUnder(afterStop) - closedUnder(beforeStop);
+      // Not the closes themselves: a server that answers with keep-alive (the baseline) gets a
+      // new poll on each connection, which its exit then closes.
+      const closes = closedUnder(afterStop) - closedUnder(beforeStop);
+      const closedUnanswered = Math.max(0, held - answered);
       const killed = exit.signal === 'SIGKILL';
-      const pollers = await fleet.finish(generatorGraceMs);
-
-      const userFromWarm = (atFull.reading.rss - atWarm.rss) / clients;
-      const userFromStart = (atFull.reading.rss - atStart.rss) / clients;
-      const kernel = (atFull.reading.slab - atWarm.slab) / clients;
-      const figures: Figure[] = [
-        { name: `user bytes per held poll @${clients} (from warm)`, unit: 'B', better: 'lower', value: userFromWarm, target: '<= 128 (at 1M)' },
-        { name: `user bytes per held poll @${clients} (from start)`, unit: 'B', better: 'lower', value: userFromStart },
-        { name: `kernel bytes per connection @${clients}`, unit: 'B', better: 'lower', value: kernel },
-        { name: `server RSS @${clients}`, unit: 'MiB', better: 'lower', value: atFull.reading.rss / MIB },
-        { name: `seconds to connect ${clients} polls`, unit: 's', better: 'lower', value: connect.seconds },
-        { name: 'idle server CPU, all polls held', unit: '% core', better: 'lower', value: (idleCpu / idleSeconds) * 100, target: '< 2' },
-        ...(singles === null ? [] : phaseFigures(singles, 'single sends')),
-        ...(batches === null ? [] : phaseFigures(batches, 'batched sends')),
-        { name: 'server RSS after both deliveries', unit: 'MiB', better: 'lower', value: afterDeliveries.rss / MIB },
+      record(
         { name: 'shutdown seconds (SIGTERM to exit)', unit: 's', better: 'lower', value: killed ? null : shutdownSeconds },
         { name: 'held polls answered at shutdown', unit: 'polls', better: 'higher', value: answered, target: `${held}` },
         { name: 'held polls closed unanswered at shutdown', unit: 'polls', better: 'lower', value: closedUnanswered, target: '0' },
-      ];
-      return {
-        figures,
-        details: {
-          clients,
-          warm_polls: warm,
-          held_polls: held,
-          generators: { ...sizing, processes_with_warm_up: fleet.processCount },
-          file_limit: Number.isFinite(fileLimit) ? fileLimit : null,
-          window,
-          batch,
-          memory: {
-            at_start: { ...atStart },
-            at_warm: { ...atWarm },
-            at_warm_rss_series: base.rssSeries,
-            warm_rss_trace_ms_bytes: warmTrace,
-            at_full: { ...atFull.reading },
-            at_full_rss_series: atFull.rssSeries,
-            after_idle: { ...afterIdle },
-            after_deliveries: { ...afterDeliveries },
-            user_bytes_per_poll_from_warm: userFromWarm,
-            user_bytes_per_poll_from_start: userFromStart,
-            anon_bytes_per_poll_from_warm: (atFull.reading.anon - atWarm.anon) / clients,
-            file_bytes_per_poll_from_warm: (atFull.reading.file - atWarm.file) / clients,
-            kernel_slab_bytes_per_connection: kernel,
-            kernel_slab_bytes_per_connection_from_start: (atFull.reading.slab - atStart.slab) / clients,
-            tcp_sockets_added: atFull.reading.tcpInUse - atWarm.tcpInUse,
-            tcp_buffer_bytes_at_full: atFull.reading.tcpMem,
-            note: 'user bytes = VmRSS growth / clients, from the warm baseline (warm_polls held, read 19 s after start) and from the reading right after the ready line; kernel bytes = Slab growth of the whole machine / clients (both ends of each loopback connection, the generators\' epoll items, anything else that ran)',
-          },
-          connect: { ...connect },
-          idle: { seconds: idleSeconds, server_cpu_seconds: idleCpu, messages_received: idleMessages },
-          single_sends: singles === null ? null : phaseDetails(singles),
-          batched_sends: batches === null ? null : phaseDetails(batches),
-          shutdown: {
-            seconds: shutdownSeconds,
-            exit_code: exit.code,
-            exit_signal: exit.signal,
-            killed_after_grace: killed,
-            grace_ms: graceMs,
-            held_polls_answered: answered,
-            held_polls_closed_unanswered: closedUnanswered,
-            held_polls: held,
-            server_log_tail: serverLog,
-            client_errors_during_shutdown: errorTotal(afterStop.errors) - errorTotal(beforeStop.errors),
-          },
-          poller_errors: pollers.errors,
-          poller_cpu_seconds: pollers.cpuSeconds,
-        },
+      );
+      details['shutdown'] = {
+        seconds: shutdownSeconds,
+        exit_code: exit.code,
+        exit_signal: exit.signal,
+        killed_after_grace: killed,
+        grace_ms: graceMs,
+        held_polls_answered: answered,
+        held_polls_closed_unanswered: closedUnanswered,
+        polls_closed_under_clients: closes,
+        held_polls: held,
+        server_log_tail: serverLog,
+        client_errors_during_shutdown: errorTotal(afterStop.errors) - errorTotal(beforeStop.errors),
       };
+      const pollers = await fleet.finish(generatorGraceMs);
+      details['poller_errors'] = pollers.errors;
+      details['poller_cpu_seconds'] = pollers.cpuSeconds;
+      return { figures, details };
+    } catch (e) {
+      let message = e instanceof Error ? e.message : String(e);
+      if (server.hasExited() && details['shutdown'] === undefined) message += `; the server's ${await server.exitReport()}`;
+      details['last_memory'] = trace.latest === null ? null : { ...trace.latest };
+      if (figures.length === 0) throw new Error(message);
+      return { figures, details, error: message };
     } finally {
+      trace.stop();
       await fleet.finish(generatorGraceMs).catch(() => undefined);
       await server.stop();
     }

@@ -21,6 +21,11 @@ export interface ScenarioResult {
   figures: Figure[];
   /** Everything measured, for the JSON file. */
   details: JsonObject;
+  /**
+   * Set when a later step failed after earlier figures were measured (a long run should not
+   * lose them): the run counts as failed and keeps its figures.
+   */
+  error?: string;
 }
 
 export interface ScenarioContext {
