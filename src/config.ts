@@ -26,6 +26,10 @@ export interface Config {
   readonly maxMessage: number;
   /** Bytes of queued messages and client state the server may hold (--max-memory). */
   readonly maxMemory: number;
+  /** --takeover: start by taking over from the process on the control socket (src/takeover/). */
+  readonly takeover: boolean;
+  /** --control-socket; undefined: derived from the ports (src/takeover/control-path.ts). */
+  readonly controlSocket: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +82,12 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     defaultText: `a quarter of the machine's memory (${formatBytes(Math.floor(totalmem() / 4))} here)`,
     help: 'bytes of queued messages and client state the server may hold; past it sends are refused with memory_full (suffixes K, M, G, T)',
   },
+  takeover: { key: 'takeover', kind: 'flag', default: false, help: 'take over from the process serving the control socket: its queues, ids and ports, without losing a message (docs/OPERATIONS.md)' },
+  'control-socket': {
+    key: 'controlSocket', kind: 'text', default: undefined,
+    defaultText: '$XDG_RUNTIME_DIR/megacomet-PORT-APPPORT.sock, or megacomet-UID/ under the temp directory',
+    help: 'Unix socket (mode 0600) on which a new process started with --takeover asks this one for its state',
+  },
 };
 
 /** A flag's default as the Config holds it (durations in ms). */
@@ -107,7 +117,11 @@ export function usage(): string {
     lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${defaultText(spec)})`);
   }
   lines.push(`  --${'help'.padEnd(22)} print this text and exit`);
-  lines.push('', 'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0.');
+  lines.push(
+    '',
+    'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0 (queued messages are lost).',
+    'SIGUSR2 starts a new process with the same flags plus --takeover, which takes over every queue and the ports; this one then exits 0.',
+  );
   return lines.join('\n');
 }
 
