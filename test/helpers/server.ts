@@ -41,6 +41,8 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
   /** SIGKILL by PID if still running; waits for the exit. */
   kill(): Promise<void>;
+  /** The server is about to exit by itself (it hands over to a new process): its exit is not a failure. */
+  expectExit(): void;
 }
 
 /** Flags every test server gets unless the test passes them itself: loopback only, ports chosen by the kernel. */
@@ -173,6 +175,9 @@ export async function startServer(t: Test, args: readonly string[] = [], options
     exited,
     hasExited: () => exitedFlag,
     kill,
+    expectExit: () => {
+      exitExpected = true;
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5_000): Promise<Exit> {
       exitExpected = true;
       killByPid(pid, signal);
