@@ -124,11 +124,13 @@ async function takeOver(config: Config, start: StartServer): Promise<{ server: R
     if (err instanceof TakeoverError) throw err;
     throw new TakeoverError(`${(err as Error).message}; the old process (pid ${old.pid}) serves on`);
   }
+  const paused = Date.now() - client.takenAt;
   await client.commit();
   const got = received!;
   log(
     `took over from pid ${old.pid} in ${Date.now() - begun} ms: ${got.clients} queues, ${got.messages} messages, ${got.dataBytes} data bytes` +
-      (got.complete ? '' : ' (incomplete: the old process died during the handover)'),
+      (got.complete ? '' : ' (incomplete: the old process died during the handover)') +
+      `; the app port was closed for about ${paused} ms`,
   );
   return { server, controlPath };
 }

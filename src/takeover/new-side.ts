@@ -39,6 +39,8 @@ export interface ReceivedState extends StateCounts {
 
 export class TakeoverClient {
   readonly old: OldProcess;
+  /** When TAKE was written (the old process stops taking sends as it reads it); 0 before. */
+  takenAt = 0;
   private readonly socket: Socket;
   private readonly reader = new FrameReader();
   private readonly frames: Frame[] = [];
@@ -100,6 +102,7 @@ export class TakeoverClient {
    */
   async receiveState(sink: StateSink): Promise<ReceivedState> {
     this.socket.write(jsonFrame(FrameType.Take, {}));
+    this.takenAt = Date.now();
     const decoder = new StateDecoder(sink);
     for (;;) {
       let f: Frame;
