@@ -34,6 +34,8 @@ export class Poller {
     private readonly port: number,
     private readonly counts: PollerCounts,
     private readonly onMessages: (poller: Poller) => void = () => undefined,
+    /** After an answer with messages, wait this long before polling again (a slow client: its messages queue up meanwhile). */
+    private readonly pauseMs = 0,
   ) {}
 
   start(): void {
@@ -98,11 +100,22 @@ export class Poller {
         this.open();
         return;
       }
-      this.poll();
+      if (this.pauseMs > 0 && this.messages.length > 0 && this.lastAnswerHadMessages) {
+        const socket = this.socket;
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          if (this.socket === socket && socket !== null && !this.stopped) this.poll();
+        }, this.pauseMs);
+      } else {
+        this.poll();
+      }
     }
   }
 
+  private lastAnswerHadMessages = false;
+
   private onAnswer(head: string, body: string): void {
+    this.lastAnswerHadMessages = false;
     if (!head.startsWith('HTTP/1.1 200')) {
       this.counts.errors++;
       return;
@@ -124,6 +137,7 @@ export class Poller {
       return;
     }
     this.counts.deliveries++;
+    this.lastAnswerHadMessages = true;
     for (const m of parsed.messages) this.messages.push(m);
     this.onMessages(this);
   }
@@ -134,8 +148,9 @@ export class PollerFleet {
   readonly counts: PollerCounts = { polls: 0, deliveries: 0, empty: 0, reconnects: 0, errors: 0 };
   readonly pollers: Poller[];
 
-  constructor(port: number, clients: readonly string[], onMessages?: (poller: Poller) => void) {
-    this.pollers = clients.map((c) => new Poller(c, port, this.counts, onMessages));
+  /** `pauseMs(i)`: how long client i waits after each answer with messages before it polls again. */
+  constructor(port: number, clients: readonly string[], onMessages?: (poller: Poller) => void, pauseMs: (index: number) => number = () => 0) {
+    this.pollers = clients.map((c, i) => new Poller(c, port, this.counts, onMessages, pauseMs(i)));
   }
 
   start(): void {
