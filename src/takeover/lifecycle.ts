@@ -87,6 +87,12 @@ async function takeOver(config: Config, start: StartServer): Promise<{ server: R
       throw new TakeoverError('--takeover with --port 0 or --app-port 0 needs --control-socket: the default path is made from the ports');
     }
     controlPath = defaultControlPath(config.port, config.appPort);
+    // A socket in a directory others could write to could be swapped between the owner check and the connect.
+    try {
+      prepareDirectory(controlPath, config.port, config.appPort);
+    } catch (err) {
+      throw new TakeoverError((err as Error).message);
+    }
   }
   const begun = Date.now();
   const client = await TakeoverClient.connect(controlPath);
