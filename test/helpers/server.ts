@@ -6,9 +6,10 @@
 // Every server is hard-killed by PID in the test's teardown, so a failing test
 // never leaves a process behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { defaultControlPath } from '../../src/takeover/control-path.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -120,10 +121,13 @@ export async function startServer(t: Test, args: readonly string[] = [], options
 
   let exitExpected = false;
   let ready = false;
+  /** The control socket file a hard kill leaves behind (a later server replaces it; removed here to leave no litter). */
+  let leftSocket: string | undefined;
   const kill = async (): Promise<void> => {
     exitExpected = true;
     if (!exitedFlag) killByPid(pid, 'SIGKILL');
     await exited;
+    if (leftSocket !== undefined) rmSync(leftSocket, { force: true });
   };
   t.teardown(kill);
   // A server that dies under a test is the finding, not a side effect: say so plainly, with its last words.
@@ -157,6 +161,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
 
   ready = true;
   const m = READY_LINE.exec(readyLine);
+  if (m !== null && !args.includes('--control-socket')) leftSocket = defaultControlPath(Number(m[2]), Number(m[4]));
   if (m === null) {
     await kill();
     throw new Error(`ready line does not match the format in README.md (printed by src/main.ts): ${JSON.stringify(readyLine)}`);
