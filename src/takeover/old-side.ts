@@ -42,8 +42,6 @@ export interface HandoverHost {
 
 export interface ControlServer {
   readonly path: string;
-  /** A handover is under way (between TAKE and its end). */
-  readonly busy: boolean;
   /** Stops listening (the socket file is removed) and ends any session that has not taken over yet. */
   close(): Promise<void>;
 }
@@ -58,7 +56,7 @@ export async function startControlServer(path: string, host: HandoverHost): Prom
     if (listener.listening) listener.close();
   };
   const onConnection = (socket: Socket): void => {
-    if (session !== null && !session.ended) {
+    if (session !== null && session.active) {
       const reason = `a takeover by pid ${session.peerPid ?? '?'} is already running`;
       log(`control socket: refused a second takeover request: ${reason}`);
       socket.on('error', () => undefined);
@@ -70,9 +68,6 @@ export async function startControlServer(path: string, host: HandoverHost): Prom
   listener = await listenUnix(path, onConnection);
   return {
     path,
-    get busy() {
-      return session !== null && !session.ended && session.taking;
-    },
     async close() {
       if (closed) return;
       closed = true;
@@ -95,6 +90,8 @@ class Session {
   private aborted = false;
   /** Serve again when the session ends without IMPORTED (not when this process is stopping anyway). */
   private resumeAfter = true;
+  /** Binding the app port again after a failed handover (sends are still stopped). */
+  private resuming = false;
 
   constructor(
     private readonly socket: Socket,
@@ -105,6 +102,11 @@ class Session {
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
     this.arm();
+  }
+
+  /** Whether this session still holds the control socket: until it ended, and while sends are being resumed after it. */
+  get active(): boolean {
+    return !this.ended || this.resuming;
   }
 
   /** Ends a session that has not handed over (this process stops, or no progress); `resume`: serve again afterwards. */
@@ -258,6 +260,15 @@ class Session {
    * keep trying (polls are served meanwhile).
    */
   private async resume(): Promise<void> {
+    this.resuming = true;
+    try {
+      await this.resumeSends();
+    } finally {
+      this.resuming = false;
+    }
+  }
+
+  private async resumeSends(): Promise<void> {
     let heldByPeer = 0;
     for (let attempt = 0; ; attempt++) {
       try {
