@@ -94,7 +94,8 @@ t.test(`${CLIENTS} polling clients, a steady stream of sends, ${HANDOVERS} hando
     const { next, oldExit } = await takeOver(t, old, path, FLAGS);
     t.same(oldExit, { code: 0, signal: null }, `handover ${h}: the old process (pid ${old.pid}) exits 0`);
     t.equal(next.httpPort, port, `handover ${h}: the same port`);
-    handovers.push(/took over from pid \d+ in \d+ ms: [^\n]*/.exec(next.stderr())?.[0] ?? '(no log line)');
+    // The log line may trail the ready line (another pipe).
+    handovers.push(await waitFor('the takeover log line', () => /took over from pid \d+ in \d+ ms: [^\n]*/.exec(next.stderr())?.[0]));
     server = next;
   }
   const lateQueued = late.pollers.reduce((n, _p, i) => n + ok[CLIENTS - LATE + i]!.size, 0);

@@ -13,7 +13,7 @@ import { AppConnection } from './helpers/app-client.js';
 import { RawHttpConnection } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
 import { runCli, startServer, type RunningServer } from './helpers/server.js';
-import { controlSocketPath } from './helpers/takeover.js';
+import { controlSocketPath, expectLogged } from './helpers/takeover.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 import { connectUnix } from '../src/takeover/control-path.js';
 import { frameJson, FrameReader, FrameType, jsonFrame, TAKEOVER_PROTOCOL, TAKEOVER_VERSION, type Frame } from '../src/takeover/frames.js';
@@ -156,7 +156,7 @@ t.test('a new process of another version is refused; the old process goes on', a
   const f = await peer.next();
   t.equal(f.type, FrameType.Refuse);
   t.match(String(frameJson(f).reason), /version 999 is not this process's version 1/);
-  t.match(old.stderr(), /refused: state stream version 999/);
+  await expectLogged(t, old, /refused: state stream version 999/);
   await stillServes(t, old, 'ver', queuedId);
 });
 
@@ -187,7 +187,7 @@ t.test('a second takeover while one runs is refused; when the first goes away th
   const second = await runCli(t, cliFlags(path));
   t.equal(second.code, 1, 'a second new process exits 1');
   t.match(second.stderr, /the old process refused: a takeover by pid \d+ is already running/);
-  t.match(old.stderr(), /refused a second takeover request/);
+  await expectLogged(t, old, /refused a second takeover request/);
 
   first.socket.destroy();
   await waitFor('the old process to resume', () => /did not complete: resumed/.test(old.stderr()));
@@ -206,7 +206,7 @@ t.test('a new process that gives up after the state (ABORT): the old process res
   await peer.stateUntilEnd();
   peer.send(FrameType.Abort, { reason: 'the test gives up' });
   await waitFor('the old process to resume', () => /did not complete: resumed/.test(old.stderr()));
-  t.match(old.stderr(), /the new process gave up: the test gives up/);
+  await expectLogged(t, old, /the new process gave up: the test gives up/);
   await stillServes(t, old, 'abort', queuedId);
 });
 
@@ -227,7 +227,7 @@ t.test('a new process that bound the app port but never said IMPORTED: the old p
   old.expectExit();
   peer.socket.destroy();
   t.same(await withTimeout(old.exited, 15_000, 'the old process to hand over and exit'), { code: 0, signal: null });
-  t.match(old.stderr(), /the app port is taken and pid \d+ lives: it has the whole state and serves; handing over/);
+  await expectLogged(t, old, /the app port is taken and pid \d+ lives: it has the whole state and serves; handing over/);
 });
 
 t.test('the old process dies mid-handover: the new process serves what came', async (t) => {
@@ -239,7 +239,7 @@ t.test('the old process dies mid-handover: the new process serves what came', as
   const next = await startServer(t, ['--takeover', '--control-socket', path]);
   t.equal(next.httpPort, ports[0], 'the old process\'s HTTP port');
   t.equal(next.appPort, ports[1], 'the old process\'s app port');
-  t.match(next.stderr(), /died before it sent all of its state: 2 queues \(2 messages\) of 2 \(3\) came; serving with those/);
+  await expectLogged(t, next, /died before it sent all of its state: 2 queues \(2 messages\) of 2 \(3\) came; serving with those/);
   t.same((await pollOnce(t, next.httpPort, 'a')).messages, [{ m: 1 }, 'two'], 'what came is delivered');
   const app = await AppConnection.open(next.appPort, t);
   const id = await app.sendTo('b', 'new');

@@ -9,7 +9,7 @@ import { AppConnection } from './helpers/app-client.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
 import { startServer } from './helpers/server.js';
-import { controlSocketPath, takeOver } from './helpers/takeover.js';
+import { controlSocketPath, expectLogged, takeOver } from './helpers/takeover.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 import { PollerFleet } from './helpers/pollers.js';
 
@@ -66,8 +66,8 @@ t.test('a handover keeps queued messages, answers held polls, and ids go on abov
   t.same(oldExit, { code: 0, signal: null }, 'the old process exits 0');
   t.equal(next.httpPort, old.httpPort, 'the same HTTP port');
   t.equal(next.appPort, old.appPort, 'the same app port');
-  t.match(old.stderr(), /takeover by pid \d+: it has the state and the app port/);
-  t.match(next.stderr(), new RegExp(`took over from pid ${old.pid} in \\d+ ms: ${OFFLINE + 2} queues, ${OFFLINE * 3 + 4} messages`));
+  await expectLogged(t, old, /takeover by pid \d+: it has the state and the app port/);
+  await expectLogged(t, next, new RegExp(`took over from pid ${old.pid} in \\d+ ms: ${OFFLINE + 2} queues, ${OFFLINE * 3 + 4} messages`));
 
   // Held polls were answered empty with their own cursor by the old process.
   for (const [i, conn] of held.entries()) {
@@ -201,8 +201,8 @@ t.test('SIGUSR2 starts a successor with the same flags; it takes over and the ol
   t.same(await withTimeout(old.exited, 30_000, 'the old process to exit'), { code: 0, signal: null }, 'the old process exits 0');
   // The successor inherited stdout and stderr: its ready line and log come through the same pipes.
   await waitFor('the successor ready line', () => old.stdout().split('\n').filter((l) => l.startsWith('megacomet ready:')).length === 2, { timeoutMs: 15_000 });
-  t.match(old.stderr(), new RegExp(`took over from pid ${old.pid} in \\d+ ms: 1 queues, 1 messages`));
-  t.match(old.stderr(), /--takeover --control-socket \S+megacomet-\d+-\d+\.sock/, 'it was started with --takeover and the control socket');
+  await expectLogged(t, old, new RegExp(`took over from pid ${old.pid} in \\d+ ms: 1 queues, 1 messages`));
+  await expectLogged(t, old, /--takeover --control-socket \S+megacomet-\d+-\d+\.sock/, 'it was started with --takeover and the control socket');
   const body = await poll(old.httpPort, 'usr2', 0, t);
   t.same(body, { cursor: id, messages: [{ waiting: true }] }, 'the queued message is delivered by the successor');
   const app2 = await AppConnection.open(old.appPort, t);
