@@ -29,6 +29,10 @@ export interface Config {
   /** Where GET /metrics (Prometheus) is served; undefined: no metrics port, and lag is not measured. */
   readonly metricsHost: string;
   readonly metricsPort: number | undefined;
+  /** --takeover: start by taking over from the process on the control socket (src/takeover/). */
+  readonly takeover: boolean;
+  /** --control-socket; undefined: derived from the ports (src/takeover/control-path.ts). */
+  readonly controlSocket: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +87,12 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   'metrics-host': { key: 'metricsHost', kind: 'text', default: '127.0.0.1', help: 'address of the Prometheus metrics port (an operator port: keep it off the public network)' },
   'metrics-port': { key: 'metricsPort', kind: 'port', default: undefined, defaultText: 'off', help: 'serve Prometheus metrics at GET /metrics on this port (0 = any free port, shown in the ready line)' },
+  takeover: { key: 'takeover', kind: 'flag', default: false, help: 'take over from the process serving the control socket: its queues, ids and ports, without losing a message (docs/OPERATIONS.md)' },
+  'control-socket': {
+    key: 'controlSocket', kind: 'text', default: undefined,
+    defaultText: '$XDG_RUNTIME_DIR/megacomet-PORT-APPPORT.sock, or megacomet-UID/ under the temp directory',
+    help: 'Unix socket (mode 0600) on which a new process started with --takeover asks this one for its state',
+  },
 };
 
 /** A flag's default as the Config holds it (durations in ms). */
@@ -112,7 +122,11 @@ export function usage(): string {
     lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${defaultText(spec)})`);
   }
   lines.push(`  --${'help'.padEnd(22)} print this text and exit`);
-  lines.push('', 'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0.');
+  lines.push(
+    '',
+    'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0 (queued messages are lost).',
+    'SIGUSR2 starts a new process with the same flags plus --takeover, which takes over every queue and the ports; this one then exits 0.',
+  );
   return lines.join('\n');
 }
 

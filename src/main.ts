@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Command-line entry: parse flags, start the server, print the ready line,
-// stop cleanly on SIGINT/SIGTERM.
+// Command-line entry: parse flags, start the server (or take over from the
+// running one: --takeover), print the ready line, stop cleanly on
+// SIGINT/SIGTERM, start a successor on SIGUSR2 (src/takeover/).
 import { ConfigError, HelpRequested, parseArgs, usage, type Config } from './config.js';
 import { startServer } from './server.js';
+import { startServing } from './takeover/lifecycle.js';
 import { log } from './log.js';
 
 const EXIT_USAGE = 2;
@@ -25,7 +27,12 @@ function configFromArgv(): Config {
 
 async function main(): Promise<void> {
   const config = configFromArgv();
-  const server = await startServer(config);
+  // SIGUSR2's default action ends the process: until there is something to hand over, it is ignored.
+  const early = (): void => log('SIGUSR2 before the server is ready: ignored');
+  process.on('SIGUSR2', early);
+  let stop: (why: string) => void = () => undefined;
+  const serving = await startServing(config, startServer, { handedOver: (pid) => stop(`handed over to pid ${pid}`) });
+  const { server } = serving;
   const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
   const appShown = config.appHost.includes(':') ? `[${config.appHost}]` : config.appHost;
   // Scripts parse this line: ` metrics=HOST:PORT` is added only with --metrics-port, the rest never changes.
@@ -42,14 +49,14 @@ async function main(): Promise<void> {
   );
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  stop = (signal: string): void => {
     if (stopping) {
       log(`${signal} again: exiting at once`);
       process.exit(1);
     }
     stopping = true;
     log(`${signal}: no longer accepting; answering held polls and stopping`);
-    server.shutdown().then(
+    Promise.all([serving.closeControl(), server.shutdown()]).then(
       () => {
         log('stopped');
         process.exit(0);
@@ -62,6 +69,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.off('SIGUSR2', early);
+  process.on('SIGUSR2', () => {
+    if (stopping) log('SIGUSR2 while stopping: ignored');
+    else serving.startSuccessor();
+  });
 }
 
 main().catch((err: unknown) => {

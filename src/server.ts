@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { loadAddon } from './engine/binding.js';
 import { createRingBuffer } from './ring/ring.js';
 import { Manager } from './manager/manager.js';
+import type { ManagerState } from './manager/manager-state.js';
 import { RingWorkerPort } from './manager/worker-port.js';
 import { startAppServer, type AppServer } from './manager/app-server.js';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
@@ -33,6 +34,26 @@ export interface RunningServer {
   readonly maxConnections: number;
   /** Stops accepting, answers held polls, closes everything. Resolves when done. */
   shutdown(): Promise<void>;
+  /**
+   * Takeover, old side (src/takeover/): closes the app port and every app
+   * connection after answering the lines already read; no send is taken
+   * until resumeSends(). Polls go on being served.
+   */
+  stopSends(): void;
+  /** Binds the app port again (the same port) after a handover that did not happen; rejects with the listen error. */
+  resumeSends(): Promise<void>;
+  /** The manager's queues, ids and clock now (src/manager/manager-state.ts). */
+  exportState(): ManagerState;
+}
+
+export interface StartHooks {
+  /**
+   * Takeover, new side (src/takeover/): called once the workers listen, before
+   * the manager reads their rings (polls wait there meanwhile) and before the
+   * app port is bound; fills the manager with the old process's state. If it
+   * rejects, the start fails.
+   */
+  importState?(manager: Manager): Promise<void>;
 }
 
 interface WorkerHandle {
@@ -70,7 +91,7 @@ function nextMessage<T extends WorkerToMain['type']>(
   });
 }
 
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, hooks: StartHooks = {}): Promise<RunningServer> {
   const fdLimit = loadAddon().raiseFileLimit();
   const fdRoom = Math.max(1, fdLimit - RESERVED_FDS - 8 * config.threads);
   const maxConnections = config.maxConnections > 0 ? config.maxConnections : fdRoom;
@@ -112,8 +133,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
 
   const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxMemory: config.maxMemory }, workers.map((w) => w.port));
-  manager.start();
-  for (const w of workers) w.port.start(manager);
 
   let stopping = false;
   for (const [index, w] of workers.entries()) {
@@ -128,20 +147,33 @@ export async function startServer(config: Config): Promise<RunningServer> {
       }
     });
   }
-
-  let app: AppServer;
-  try {
-    app = await startAppServer(
-      { host: config.appHost, port: config.appPort, secret: config.appSecret, maxLine: config.maxLine, maxMessage: config.maxMessage },
-      manager,
-      () => readThreadStats(statsSab),
-    );
-  } catch (err) {
+  const abandon = async (): Promise<void> => {
     stopping = true;
     manager.stop();
     await Promise.all(workers.map((w) => w.thread.terminate()));
-    throw new Error(`cannot start the app server on ${config.appHost}:${config.appPort}: ${(err as Error).message}`);
+  };
+
+  if (hooks.importState !== undefined) {
+    try {
+      await hooks.importState(manager);
+    } catch (err) {
+      await abandon();
+      throw err;
+    }
   }
+  manager.start();
+  for (const w of workers) w.port.start(manager);
+
+  const appOptions = { host: config.appHost, port: config.appPort, secret: config.appSecret, maxLine: config.maxLine, maxMessage: config.maxMessage };
+  const threadStats = (): ReturnType<typeof readThreadStats> => readThreadStats(statsSab);
+  let app: AppServer;
+  try {
+    app = await startAppServer(appOptions, manager, threadStats);
+  } catch (err) {
+    await abandon();
+    throw new Error(`cannot start the app server on ${config.appHost}:${config.appPort}: ${(err as Error).message}`, { cause: err });
+  }
+  const appPort = app.port;
 
   let metrics: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
@@ -163,7 +195,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   return {
     httpPort: basePort,
-    appPort: app.port,
+    appPort,
     metricsPort: metrics?.port,
     fdLimit,
     maxConnections,
@@ -180,6 +212,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
       manager.stop();
       for (const w of workers) w.port.close();
       await Promise.all(workers.map((w) => w.thread.terminate()));
+    },
+    stopSends(): void {
+      app.stopTaking();
+    },
+    async resumeSends(): Promise<void> {
+      if (stopping) throw new Error('the server is stopping');
+      const next = await startAppServer({ ...appOptions, port: appPort }, manager, threadStats);
+      const previous = app;
+      app = next;
+      await previous.close();
+    },
+    exportState(): ManagerState {
+      return manager.exportState();
     },
   };
 }

@@ -69,6 +69,19 @@ export class AppConnection {
     socket.on('error', () => socket.destroy());
   }
 
+  /**
+   * A takeover (src/takeover/): answers the complete lines already read,
+   * however much output waits, then closes once the replies are written.
+   * Nothing more is read: a line not complete yet is never carried out, and
+   * the app sees the connection close without its reply.
+   */
+  finish(): void {
+    if (this.closing) return;
+    this.blocked = false;
+    this.answerLines(true);
+    if (!this.closing) this.closeAfter('');
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closing) return;
     this.framer.push(chunk);
@@ -82,8 +95,8 @@ export class AppConnection {
     if (!this.blocked && !this.closing) this.socket.resume();
   }
 
-  /** Answers buffered lines until none is complete, or the output backs up. */
-  private answerLines(): void {
+  /** Answers buffered lines until none is complete, or the output backs up (unless `all`). */
+  private answerLines(all = false): void {
     let out = '';
     for (;;) {
       const line = this.framer.next();
@@ -98,11 +111,11 @@ export class AppConnection {
       if (out.length >= WRITE_BATCH) {
         this.socket.write(out);
         out = '';
-        if (this.socket.writableLength >= HIGH_WATER) break;
+        if (this.socket.writableLength >= HIGH_WATER && !all) break;
       }
     }
     if (out.length > 0) this.socket.write(out);
-    if (this.socket.writableLength >= HIGH_WATER) {
+    if (this.socket.writableLength >= HIGH_WATER && !all) {
       this.blocked = true;
       this.socket.pause();
     }

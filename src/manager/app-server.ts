@@ -25,6 +25,12 @@ export interface AppServer {
   readonly port: number;
   /** Open app connections. */
   readonly connections: number;
+  /**
+   * A takeover (src/takeover/): closes the port at once (it can be bound by
+   * another process as this returns) and has every connection answer the
+   * lines it has read and close. No request is carried out afterwards.
+   */
+  stopTaking(): void;
   /** Stops accepting and closes every app connection. */
   close(): Promise<void>;
 }
@@ -36,6 +42,7 @@ export function startAppServer(
   threadStats: () => readonly ThreadCounters[],
 ): Promise<AppServer> {
   const sockets = new Set<Socket>();
+  const connections = new Set<AppConnection>();
   const context = {
     manager,
     threadStats,
@@ -46,10 +53,16 @@ export function startAppServer(
     appConnections: () => sockets.size,
   };
   const server = createServer((socket) => {
+    const connection = new AppConnection(socket, context);
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    new AppConnection(socket, context);
+    connections.add(connection);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      connections.delete(connection);
+    });
   });
+  let closed: Promise<void> | null = null;
+  const stopListening = (): Promise<void> => (closed ??= new Promise<void>((done) => server.close(() => done())));
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -64,11 +77,14 @@ export function startAppServer(
         get connections() {
           return sockets.size;
         },
+        stopTaking() {
+          void stopListening();
+          for (const connection of connections) connection.finish();
+        },
         close() {
-          return new Promise<void>((done) => {
-            server.close(() => done());
-            for (const socket of sockets) socket.destroy();
-          });
+          const done = stopListening();
+          for (const socket of sockets) socket.destroy();
+          return done;
         },
       });
     });

@@ -100,6 +100,15 @@ export class ClientQueue {
     return { body: pollBody(this.ids[last]!, messages), count: last - i + 1 };
   }
 
+  /**
+   * The queued messages, oldest first: copies of the arrays (the data strings
+   * are shared, not copied), so later acknowledgements and expiry leave them
+   * as they were. For the takeover's state export.
+   */
+  snapshot(): { ids: number[]; data: string[]; expires: number[] } {
+    return { ids: this.ids.slice(this.head), data: this.data.slice(this.head), expires: this.expires.slice(this.head) };
+  }
+
   private cut(newHead: number): number {
     const removed = newHead - this.head;
     if (removed === 0) return 0;

@@ -13,7 +13,8 @@
 // every id of the old one as soon as it starts at least 1 ms after K. (Ids
 // jump ahead by one lead's worth at each start; there are 2^53 of them.) The
 // clock being set back between two runs by more than the lead breaks this, as
-// it would any clock-seeded scheme; a planned restart hands the counter over.
+// it would any clock-seeded scheme; a planned restart (a takeover, src/takeover/)
+// hands the counter over instead: advanceTo().
 // now_ms * 1000 stays below 2^53 until the year 2255.
 
 import { MAX_MESSAGE_ID } from '../protocol/cursor.js';
@@ -34,6 +35,14 @@ export class IdCounter {
   /** The id of the previous next(); before the first, the seed (every id issued is above it). */
   get lastIssued(): number {
     return this.last;
+  }
+
+  /**
+   * Raises the counter to `lastIssued` (never lowers it): a takeover hands
+   * over the old process's last id, so every id issued here is above it.
+   */
+  advanceTo(lastIssued: number): void {
+    if (lastIssued > this.last) this.last = lastIssued;
   }
 
   /**

@@ -34,6 +34,7 @@ import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { CLIENT_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
+import type { ManagerState, QueueState } from './manager-state.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
 export interface ManagerOptions {
@@ -105,7 +106,8 @@ export class Manager implements WorkerRecordHandler {
   private readonly maxDeliveryBytes: number;
   /** Unacknowledged messages a client may have (--max-queue). */
   readonly maxQueue: number;
-  private readonly now: () => number;
+  /** Replaced once by importClock() when the old process's clock was ahead. */
+  private now: () => number;
   private readonly workers: readonly WorkerPort[];
   /** Every client that is held or queued (see the file comment). */
   private readonly table: ClientTable;
@@ -303,6 +305,80 @@ export class Manager implements WorkerRecordHandler {
   /** Exact bytes of the manager's per-client typed arrays (queues and Maps of the few queued clients not included). */
   memory(): ManagerMemory {
     return { table: this.table.memory(), held: this.held.memory() };
+  }
+
+  /**
+   * Takeover (src/takeover/): the clock, the id counter and every queued
+   * client's unexpired messages, as they are now. The arrays are copies (the
+   * data strings are shared), so the manager may go on acknowledging and
+   * expiring meanwhile; it must take no more sends, or they are not in it.
+   */
+  exportState(): ManagerState {
+    const now = this.now();
+    const queues: QueueState[] = [];
+    const emptied: ClientQueue[] = [];
+    for (const queue of this.queues.values()) {
+      this.dropExpired(queue, now);
+      if (queue.length === 0) {
+        emptied.push(queue);
+        continue;
+      }
+      const { ids, data, expires } = queue.snapshot();
+      for (let i = 0; i < expires.length; i++) expires[i] = expires[i]! - now;
+      queues.push({ client: this.table.idOf(queue.entry), ids, data, expiresInMs: expires });
+    }
+    for (const queue of emptied) this.dropQueue(queue);
+    return { nowMs: now, lastIssued: this.ids.lastIssued, queues };
+  }
+
+  /**
+   * Takeover: adopts the old manager's id counter, so every id issued here is
+   * above its ids, and its clock where it was ahead of this one (each process
+   * anchors its monotonic clock at the wall time of its own start; a clock
+   * moved up keeps ids following it without a pause, and is never moved
+   * back). Call once, before importQueue() and before any poll or send.
+   * Returns the old clock minus this one's, ms, for the log.
+   */
+  importClock(sourceNowMs: number, lastIssued: number): number {
+    if (this.sent !== 0 || this.held.size !== 0 || this.queues.size !== 0) {
+      throw new Error('importClock: this manager has already served polls or sends');
+    }
+    const ahead = sourceNowMs - this.now();
+    if (ahead > 0) {
+      const base = this.now;
+      this.now = () => base() + ahead;
+    }
+    this.ids.advanceTo(lastIssued);
+    return ahead;
+  }
+
+  /**
+   * Takeover: appends messages to `client`'s queue (made if it has none),
+   * each expiring `expiresInMs` from now. Ids must be increasing and above
+   * the client's queued ones (src/takeover/state-stream.ts checks them).
+   * They were accepted by the old process: they are not counted as sent and
+   * not refused for --max-queue or --max-memory.
+   */
+  importQueue(client: string, ids: readonly number[], data: readonly string[], expiresInMs: readonly number[]): void {
+    if (ids.length === 0) return;
+    const now = this.now();
+    const hash = hashIdString(client);
+    let entry = this.table.findString(hash, client);
+    if (entry < 0) entry = this.table.addString(hash, client);
+    let queue = this.queues.get(entry);
+    if (queue === undefined) {
+      queue = this.spareQueues.pop() ?? new ClientQueue();
+      queue.entry = entry;
+      this.queues.set(entry, queue);
+    } else {
+      this.expiry.unfile(queue);
+    }
+    for (let i = 0; i < ids.length; i++) {
+      queue.push(ids[i]!, data[i]!, now + expiresInMs[i]!);
+      this.queuedDataChars += data[i]!.length;
+    }
+    this.queuedCount += ids.length;
+    this.expiry.file(queue);
   }
 
   /** Starts the expiry tick; it does not keep the process alive. */

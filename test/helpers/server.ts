@@ -7,9 +7,10 @@
 // Every server is hard-killed by PID in the test's teardown, so a failing test
 // never leaves a process behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { defaultControlPath } from '../../src/takeover/control-path.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -44,6 +45,8 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
   /** SIGKILL by PID if still running; waits for the exit. */
   kill(): Promise<void>;
+  /** The server is about to exit by itself (it hands over to a new process): its exit is not a failure. */
+  expectExit(): void;
 }
 
 /** Flags every test server gets unless the test passes them itself: loopback only, ports chosen by the kernel. */
@@ -142,10 +145,13 @@ export async function startServer(t: Test, args: readonly string[] = [], options
 
   let exitExpected = false;
   let ready = false;
+  /** The control socket file a hard kill leaves behind (a later server replaces it; removed here to leave no litter). */
+  let leftSocket: string | undefined;
   const kill = async (): Promise<void> => {
     exitExpected = true;
     if (!exitedFlag) killByPid(pid, 'SIGKILL');
     await exited;
+    if (leftSocket !== undefined) rmSync(leftSocket, { force: true });
   };
   t.teardown(kill);
   // A server that dies under a test is the finding, not a side effect: say so plainly, with its last words.
@@ -179,6 +185,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
 
   ready = true;
   const m = READY_LINE.exec(readyLine);
+  if (m !== null && !args.includes('--control-socket')) leftSocket = defaultControlPath(Number(m[2]), Number(m[4]));
   if (m === null) {
     await kill();
     throw new Error(`ready line does not match the format in README.md (printed by src/main.ts): ${JSON.stringify(readyLine)}`);
@@ -198,6 +205,9 @@ export async function startServer(t: Test, args: readonly string[] = [], options
     exited,
     hasExited: () => exitedFlag,
     kill,
+    expectExit: () => {
+      exitExpected = true;
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5_000): Promise<Exit> {
       exitExpected = true;
       killByPid(pid, signal);
