@@ -177,19 +177,28 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
 
   let metrics: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {
-    try {
-      metrics = await startMetricsServer({ host: config.metricsHost, port: config.metricsPort }, {
-        manager,
-        threadRows: () => readThreadStats(statsSab),
-        appConnections: () => app.connections,
-        rings: () => workers.map((w) => w.port.occupancy()),
-      });
-    } catch (err) {
-      stopping = true;
-      await app.close();
-      manager.stop();
-      await Promise.all(workers.map((w) => w.thread.terminate()));
-      throw new Error(`cannot start the metrics server on ${config.metricsHost}:${config.metricsPort}: ${(err as Error).message}`);
+    const metricsOptions = { host: config.metricsHost, port: config.metricsPort };
+    const sources = {
+      manager,
+      threadRows: () => readThreadStats(statsSab),
+      appConnections: () => app.connections,
+      rings: () => workers.map((w) => w.port.occupancy()),
+    };
+    if (config.takeover) {
+      // Past the takeover's commit point the queues live only here: a metrics port the old
+      // process has not released yet must never make this process give up. Retry while the old
+      // one shuts down, then serve without metrics rather than lose anything.
+      metrics = await startMetricsWithRetry(metricsOptions, sources);
+    } else {
+      try {
+        metrics = await startMetricsServer(metricsOptions, sources);
+      } catch (err) {
+        stopping = true;
+        await app.close();
+        manager.stop();
+        await Promise.all(workers.map((w) => w.thread.terminate()));
+        throw new Error(`cannot start the metrics server on ${config.metricsHost}:${config.metricsPort}: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -227,4 +236,25 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
       return manager.exportState();
     },
   };
+}
+
+/** How long a process that took over waits for the old one to release the metrics port. */
+const METRICS_RETRY_MS = 15_000;
+
+async function startMetricsWithRetry(
+  options: Parameters<typeof startMetricsServer>[0],
+  sources: Parameters<typeof startMetricsServer>[1],
+): Promise<MetricsServer | undefined> {
+  const deadline = Date.now() + METRICS_RETRY_MS;
+  for (;;) {
+    try {
+      return await startMetricsServer(options, sources);
+    } catch (err) {
+      if (Date.now() > deadline) {
+        log(`cannot start the metrics server on ${options.host}:${options.port} (${(err as Error).message}); serving without metrics`);
+        return undefined;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
