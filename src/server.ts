@@ -217,7 +217,13 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
         nextMessage(w.thread, ['drained']).catch(() => undefined),
       );
       for (const w of workers) w.thread.postMessage(shutdown);
-      await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS + 1000))]);
+      // Each worker answers every held poll before its own grace starts, a write per poll: with a
+      // million held that takes seconds (minutes in a slow VM). Terminating it on a fixed clock
+      // cut those answers short (18,666 of 202,000 answered in the VM), so wait for it, with a
+      // safety net that grows with the polls it holds.
+      const held = readThreadStats(statsSab).reduce((n, row) => n + row.held_polls, 0);
+      const safetyNetMs = SHUTDOWN_GRACE_MS + 30_000 + held;
+      await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, safetyNetMs).unref())]);
       manager.stop();
       for (const w of workers) w.port.close();
       await Promise.all(workers.map((w) => w.thread.terminate()));
