@@ -172,7 +172,8 @@ bool ref_semantics(RefRequest* r) {
   bool seen_length = false, close = false, keep_alive = false;
   for (const RefHeader& h : r->headers) {
     if (ref_iequals(h.name, "content-length")) {
-      if (h.value.empty() || h.value.size() > 20) return false;
+      // Any number of digits: leading zeros are allowed, only the value may overflow.
+      if (h.value.empty()) return false;
       std::uint64_t n = 0;
       for (const char c : h.value) {
         if (c < '0' || c > '9') return false;
