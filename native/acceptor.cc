@@ -152,7 +152,7 @@ void Acceptor::pause() {
   if (listen_fd_ < 0 || paused_) return;
   loop_->modify(listen_fd_, 0, kListenerData);
   paused_ = true;
-  loop_->start_ticks(kTickMs);
+  loop_->tick_at(loop_->now_ms() + kTickMs);
 }
 
 void Acceptor::on_tick() {

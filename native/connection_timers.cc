@@ -16,7 +16,12 @@ std::uint32_t ConnectionTimers::deadline_after(std::uint32_t ms) const {
 
 void ConnectionTimers::arm(std::uint32_t slot, std::uint32_t ms) {
   wheel_->schedule(slot, deadline_after(ms));
-  loop_->start_ticks(kTickMs);
+  loop_->tick_at(start_of(wheel_->deadline(slot)));
+}
+
+std::uint64_t ConnectionTimers::next_due_ms() const {
+  std::uint32_t tick = wheel_->next_deadline();
+  return tick == kTimerNil ? kNoDeadline : start_of(tick);
 }
 
 const std::vector<std::uint32_t>& ConnectionTimers::expire() {

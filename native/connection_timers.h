@@ -4,8 +4,8 @@
 // records, in ticks of kTickMs counted from start().
 //
 // Contract: arm() never fires early and at most one tick (plus the loop's
-// lateness) late; it starts the loop's tick, and the owner stops the tick when
-// empty() says nothing is left to time. What a deadline means is the owner's
+// lateness) late; it asks the loop for a tick at its deadline, and the owner,
+// after each expire(), asks for one at next_due_ms() while anything is left. What a deadline means is the owner's
 // business: expire() only hands back the slots whose time has come. Arming and
 // cancelling cost no allocation and no system call.
 #pragma once
@@ -22,6 +22,7 @@ namespace megacomet {
 
 // 4096 ticks of 100 ms: 409.6 s per turn, more than any timeout we use.
 inline constexpr std::uint32_t kWheelSlots = 4096;
+inline constexpr std::uint64_t kNoDeadline = ~std::uint64_t{0};
 
 class ConnectionTimers {
  public:
@@ -39,6 +40,8 @@ class ConnectionTimers {
   void cancel(std::uint32_t slot) { wheel_->cancel(slot); }
   bool armed(std::uint32_t slot) const { return wheel_->scheduled(slot); }
   bool empty() const { return wheel_->size() == 0; }
+  // Loop time (ms) at which expire() may next return something; kNoDeadline when nothing is armed.
+  std::uint64_t next_due_ms() const;
 
   // Disarms and returns the slots whose deadline has come, as of the loop's
   // time. The list stays valid until the next expire(): arm() and cancel() never
@@ -48,6 +51,7 @@ class ConnectionTimers {
  private:
   // The first tick whose start is at or after now + ms.
   std::uint32_t deadline_after(std::uint32_t ms) const;
+  std::uint64_t start_of(std::uint32_t tick) const { return origin_ms_ + std::uint64_t{tick} * kTickMs; }
 
   EventLoop* loop_;
   std::unique_ptr<TimerWheel> wheel_;

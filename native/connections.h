@@ -104,7 +104,8 @@ class Connections {
   // Acts on the deadlines that have come.
   void on_tick();
   // True while some deadline is armed (the tick must keep running).
-  bool timing() const { return !timers_.empty(); }
+  // Loop time of the next connection deadline; kNoDeadline when none is armed.
+  std::uint64_t next_due_ms() const { return timers_.next_due_ms(); }
   // The idle pass: work respond() and others left for later.
   void run_deferred();
   // Hands the events collected so far to the sink (runs JS).

@@ -6,12 +6,15 @@
 
 namespace megacomet {
 
+constexpr std::uint64_t kNoTick = ~std::uint64_t{0};
+
 struct UvHandles {
   uv_poll_t poll;
   uv_timer_t timer;
   uv_idle_t idle;
   uv_check_t check;
   LoopHandler* handler;  // null once shut down: late callbacks do nothing
+  std::uint64_t tick_due = kNoTick;  // loop time of the pending tick
   int open = 0;          // handles not yet closed
   void (*done)(void*) = nullptr;
   void* done_arg = nullptr;
@@ -29,6 +32,7 @@ void on_poll(uv_poll_t* h, int /*status*/, int /*events*/) {
 }
 void on_timer(uv_timer_t* h) {
   UvHandles* hs = handles_of(reinterpret_cast<uv_handle_t*>(h));
+  hs->tick_due = kNoTick;  // one-shot: the handler asks for the next one
   if (hs->handler != nullptr) hs->handler->on_tick();
 }
 void on_idle(uv_idle_t* h) {
@@ -103,15 +107,17 @@ int EventLoop::wait(epoll_event* events, int max) {
   return n < 0 ? 0 : n;
 }
 
-void EventLoop::start_ticks(std::uint64_t period_ms) {
-  if (ticking_ || handles_ == nullptr) return;
-  ticking_ = true;
-  uv_timer_start(&handles_->timer, on_timer, period_ms, period_ms);
+void EventLoop::tick_at(std::uint64_t due_ms) {
+  if (handles_ == nullptr || due_ms >= handles_->tick_due) return;
+  handles_->tick_due = due_ms;
+  std::uint64_t now = uv_now(loop_);
+  // libuv fires when the loop time reaches start + timeout: never early.
+  uv_timer_start(&handles_->timer, on_timer, due_ms > now ? due_ms - now : 0, 0);
 }
 
-void EventLoop::stop_ticks() {
-  if (!ticking_ || handles_ == nullptr) return;
-  ticking_ = false;
+void EventLoop::cancel_tick() {
+  if (handles_ == nullptr || handles_->tick_due == kNoTick) return;
+  handles_->tick_due = kNoTick;
   uv_timer_stop(&handles_->timer);
 }
 

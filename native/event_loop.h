@@ -3,7 +3,8 @@
 // The engine's sockets are registered here, never with libuv one by one: libuv
 // sees one fd (the epoll fd) that turns readable while any socket is ready.
 // Around it sit three more handles on the same loop, each with one job:
-//   timer  a repeating tick that drives the engine's coarse timer wheel;
+//   timer  a one-shot tick at the engine's next deadline, re-armed by the owner
+//          from on_tick(): a loop with nothing due never wakes for time;
 //   idle   started on demand: keeps the loop from blocking in its poll phase
 //          while the engine has work or events pending, and runs deferred work;
 //   check  runs after every poll phase: the one place events are handed to JS.
@@ -22,16 +23,16 @@ struct uv_loop_s;
 
 namespace megacomet {
 
-// The period of the repeating tick, the engine's unit of coarse time: a timer
-// fires between its time and one tick later, and a listener paused for want of
-// file descriptors tries again on the next tick.
+// The engine's unit of coarse time: a timer fires between its time and one tick
+// later, and a listener paused for want of file descriptors tries again a tick
+// later.
 inline constexpr std::uint32_t kTickMs = 100;
 
 // What the loop calls back into. All calls happen on the loop's thread.
 class LoopHandler {
  public:
   virtual void on_epoll_ready() = 0;  // the epoll set has ready sockets: drain it
-  virtual void on_tick() = 0;         // a timer tick
+  virtual void on_tick() = 0;         // the time asked for by tick_at() has come
   virtual void on_idle() = 0;         // before the poll phase, while woken: deferred work
   virtual void on_check() = 0;        // after the poll phase, every iteration: hand events over
 
@@ -63,10 +64,11 @@ class EventLoop {
   // Non-blocking epoll_wait; returns the count (0 on error).
   int wait(epoll_event* events, int max);
 
-  // Starts the repeating tick if it is not running.
-  void start_ticks(std::uint64_t period_ms);
-  void stop_ticks();
-  bool ticking() const { return ticking_; }
+  // Calls on_tick() once, at or after loop time `due_ms` (never before), unless
+  // an earlier tick is already pending: the owner asks for each deadline and
+  // asks again from on_tick() for the next one.
+  void tick_at(std::uint64_t due_ms);
+  void cancel_tick();
   // Keeps the next loop iterations from blocking and calls on_idle() in each,
   // until sleep().
   void wake();
@@ -84,7 +86,6 @@ class EventLoop {
   LoopHandler* handler_;
   int epoll_fd_ = -1;
   UvHandles* handles_ = nullptr;
-  bool ticking_ = false;
   bool woken_ = false;
   bool shut_down_ = false;
 };

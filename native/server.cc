@@ -43,7 +43,8 @@ Server::Server(const ServerConfig& config, uv_loop_s* loop, std::uint8_t* events
       loop_(loop, this),
       acceptor_(acceptor_config(config), &loop_, templates_.error(HttpError::kServiceUnavailable)),
       connections_(connection_config(config), &templates_, &loop_, &acceptor_.admission(), events,
-                   events_capacity, sink) {}
+                   events_capacity, sink),
+      sink_(sink) {}
 
 Server::~Server() {
   close(nullptr, nullptr);
@@ -111,7 +112,19 @@ void Server::finish_close() {
   loop_.shutdown(done, close_arg_);
 }
 
-ServerStats Server::stats() const {
+ServerStats Server::stats() {
+  reported_ = current_stats();
+  return reported_;
+}
+
+void Server::announce_stats_change() {
+  ServerStats now = current_stats();
+  if (now == reported_) return;
+  reported_ = now;
+  sink_->deliver(0, 0);
+}
+
+ServerStats Server::current_stats() const {
   ServerStats s;
   s.connections = acceptor_.open();
   s.held = connections_.held();
@@ -151,7 +164,9 @@ void Server::on_tick() {
   connections_.on_tick();
   if (closing_) return;
   acceptor_.on_tick();
-  if (!connections_.timing()) loop_.stop_ticks();
+  if (closing_) return;
+  std::uint64_t due = connections_.next_due_ms();
+  if (due != kNoDeadline) loop_.tick_at(due);
 }
 
 void Server::on_idle() {
@@ -164,6 +179,7 @@ void Server::on_check() {
   Busy busy(this);
   if (closing_) return;
   connections_.flush();
+  if (!closing_) announce_stats_change();
   if (!closing_ && connections_.idle()) loop_.sleep();
 }
 

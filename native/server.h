@@ -51,6 +51,8 @@ struct ServerStats {
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;
   std::uint64_t bad_requests = 0;
+
+  bool operator==(const ServerStats&) const = default;
 };
 
 class Server final : private LoopHandler {
@@ -82,7 +84,8 @@ class Server final : private LoopHandler {
   // True while an engine callback (and maybe JS inside it) is on the stack.
   bool busy() const { return busy_ > 0; }
 
-  ServerStats stats() const;
+  // The counters now; also what the owner has seen, so only later changes are announced.
+  ServerStats stats();
 
  private:
   // LoopHandler.
@@ -105,6 +108,12 @@ class Server final : private LoopHandler {
   };
 
   void finish_close();
+  ServerStats current_stats() const;
+  // Counters move without any event for JS (accepts, closes, refusals, errors
+  // answered here). Rather than have JS poll for them on a timer, which wakes an
+  // idle thread for nothing, the loop calls the sink with an empty batch after an
+  // iteration that changed them, once per change.
+  void announce_stats_change();
   void dispatch(const epoll_event& ev);
 
   std::uint32_t max_connections_;
@@ -114,6 +123,8 @@ class Server final : private LoopHandler {
   Connections connections_;
   std::unique_ptr<char[]> scratch_;       // every read lands here first
   std::unique_ptr<epoll_event[]> ready_;  // one epoll_wait batch
+  EventSink* sink_;
+  ServerStats reported_;  // the counters as the owner last read them or was told
 
   int busy_ = 0;
   bool listening_ = false;

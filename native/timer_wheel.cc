@@ -3,7 +3,7 @@
 namespace megacomet {
 
 TimerWheel::TimerWheel(std::uint32_t slots, void* base, std::size_t stride)
-    : heads_(slots, kTimerNil), mask_(slots - 1), base_(static_cast<char*>(base)), stride_(stride) {}
+    : heads_(slots, kTimerNil), mins_(slots, kTimerNil), mask_(slots - 1), base_(static_cast<char*>(base)), stride_(stride) {}
 
 void TimerWheel::link(std::uint32_t id, std::uint32_t slot) {
   TimerNode& n = node(id);
@@ -11,6 +11,7 @@ void TimerWheel::link(std::uint32_t id, std::uint32_t slot) {
   n.next = heads_[slot];
   if (n.next != kTimerNil) node(n.next).prev = id;
   heads_[slot] = id;
+  if (n.deadline < mins_[slot]) mins_[slot] = n.deadline;
 }
 
 void TimerWheel::unlink(std::uint32_t id) {
@@ -53,6 +54,9 @@ std::size_t TimerWheel::advance(std::uint32_t now, std::vector<std::uint32_t>* e
   if (steps > mask_ + 1) steps = mask_ + 1;
   for (std::uint32_t s = 1; s <= steps; ++s) {
     std::uint32_t slot = (current_ + s) & mask_;
+    // Nothing in this slot is due yet (the bound is never above the truth).
+    if (mins_[slot] > now) continue;
+    std::uint32_t earliest = kTimerNil;
     std::uint32_t id = heads_[slot];
     while (id != kTimerNil) {
       TimerNode& n = node(id);
@@ -62,12 +66,22 @@ std::size_t TimerWheel::advance(std::uint32_t now, std::vector<std::uint32_t>* e
         n.deadline = 0;
         --size_;
         expired->push_back(id);
+      } else if (n.deadline < earliest) {
+        earliest = n.deadline;
       }
       id = next;
     }
+    mins_[slot] = earliest;
   }
   if (now > current_) current_ = now;
   return expired->size();
+}
+
+std::uint32_t TimerWheel::next_deadline() const {
+  if (size_ == 0) return kTimerNil;
+  std::uint32_t earliest = kTimerNil;
+  for (std::uint32_t m : mins_) earliest = m < earliest ? m : earliest;
+  return earliest;
 }
 
 }  // namespace megacomet

@@ -10,6 +10,13 @@
 // a whole turn of the wheel or more away sits in its slot and is skipped (one
 // comparison) on each turn until it is due. With 4096 slots of 100 ms a turn is
 // 409.6 s, longer than any timeout we use, so in practice every visit expires.
+//
+// Each slot also keeps a lower bound of its nodes' deadlines, so advance() walks
+// only slots with something due and next_deadline() tells the owner when to
+// look again: an engine whose earliest deadline is an hour away sleeps for an
+// hour instead of waking every tick. The bound is only lowered on link and
+// recomputed when its slot is walked; a cancel leaves it low, which costs at
+// most one early look at that slot.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +53,11 @@ class TimerWheel {
   // Unschedules node `id`; a no-op if it is not scheduled.
   void cancel(std::uint32_t id);
   bool scheduled(std::uint32_t id) const { return node(id).deadline != 0; }
+  // The tick node `id` is scheduled for; 0 when it is not.
+  std::uint32_t deadline(std::uint32_t id) const { return node(id).deadline; }
+  // No later than the earliest scheduled deadline (kTimerNil when none): the tick
+  // at which advance() may next have something to expire. Reads one bound per slot.
+  std::uint32_t next_deadline() const;
 
   // Processes every tick after current() up to `now`, unscheduling each node whose
   // deadline has come and appending its id to `expired` (cleared first). Callers act
@@ -61,6 +73,7 @@ class TimerWheel {
   void unlink(std::uint32_t id);
 
   std::vector<std::uint32_t> heads_;  // one list head per slot
+  std::vector<std::uint32_t> mins_;   // per slot: at most its nodes' earliest deadline (kTimerNil: none)
   std::uint32_t mask_;
   char* base_;
   std::size_t stride_;

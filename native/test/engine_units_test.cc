@@ -129,6 +129,45 @@ TINY_TEST(timer_wheel_catches_up_after_a_stall) {
   same(w.advance(100), rest, c, "advance 40 -> 100");
 }
 
+TINY_TEST(timer_wheel_tells_when_to_look_next) {
+  {
+    tiny_test::Case c("timer wheel", "next_deadline is the earliest deadline, across turns, and none when empty");
+    Wheel w(8);
+    c.expect_eq(w.wheel.next_deadline(), megacomet::kTimerNil, "empty wheel");
+    w.wheel.schedule(1, 30);  // a later turn
+    c.expect_eq(w.wheel.next_deadline(), std::uint32_t{30}, "one far node");
+    w.wheel.schedule(2, 6);
+    c.expect_eq(w.wheel.next_deadline(), std::uint32_t{6}, "a nearer node");
+    same(w.advance(6), {2}, c, "advance to the nearer one");
+    c.expect_eq(w.wheel.next_deadline(), std::uint32_t{30}, "then the far one again");
+    same(w.advance(29), {}, c, "nothing before it");
+    same(w.advance(30), {1}, c, "at it");
+    c.expect_eq(w.wheel.next_deadline(), megacomet::kTimerNil, "empty again");
+  }
+  {
+    tiny_test::Case c("timer wheel", "a cancel may leave next_deadline early, never late, and a visit corrects it");
+    Wheel w(8);
+    w.wheel.schedule(1, 3);
+    w.wheel.schedule(2, 11);  // same slot, next turn
+    w.wheel.schedule(3, 20);
+    w.wheel.cancel(1);
+    std::uint32_t next = w.wheel.next_deadline();
+    c.expect(next <= 11, "not later than the earliest live node: got " + std::to_string(next));
+    same(w.advance(next), {}, c, "the early look finds nothing due");
+    c.expect_eq(w.wheel.next_deadline(), std::uint32_t{11}, "corrected after the visit");
+    same(w.advance(11), {2}, c, "the live node fires");
+  }
+  {
+    tiny_test::Case c("timer wheel", "a jump far past every deadline fires each node once");
+    Wheel w(8, 100);
+    for (std::uint32_t id = 0; id < 100; ++id) w.wheel.schedule(id, 1 + id * 7);
+    std::vector<std::uint32_t> all;
+    for (std::uint32_t id = 0; id < 100; ++id) all.push_back(id);
+    same(w.advance(100000), all, c, "one advance over many turns");
+    c.expect_eq(w.wheel.next_deadline(), megacomet::kTimerNil, "nothing left");
+  }
+}
+
 TINY_TEST(timer_wheel_handles_many_nodes_in_one_slot) {
   tiny_test::Case c("timer wheel", "a thousand nodes in one slot, every third cancelled");
   Wheel w(16, 1000);

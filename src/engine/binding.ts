@@ -51,7 +51,9 @@ export interface EngineStats {
  * written into `engine.events` (layout and decoder in ./events.ts); only when the 256 KiB
  * buffer fills up within one iteration is it called more than once. `count`
  * records fill the first `bytes` bytes. The buffer is reused: read it before
- * returning. The callback may call respond(), hold(), drain() and close(); an
+ * returning. Also called with `count` 0 after an iteration in which stats()
+ * would have changed without any event (accepts, closes, 503s, errors the
+ * engine answered), once per change: read stats() then, instead of on a timer. The callback may call respond(), hold(), drain() and close(); an
  * exception it throws becomes the thread's uncaught exception.
  */
 export type EventsCallback = (count: number, bytes: number) => void;
