@@ -44,7 +44,8 @@ export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/r
                       fanout 5000; repoll 15000; million 1000000; churn: ignored)
   --messages N        throughput: messages (200000); fanout: rounds to every client (20)
   --rate R            latency: msgs/s (20000); churn: connections/s (2000); fanout: rounds/s (0 = as
-                      fast as acknowledged)
+                      fast as acknowledged); million: recipients/s of each send form (default: as
+                      fast as acknowledged; in the VM pace it near the delivery rate, see BENCHMARKS)
   --duration S        latency: seconds at the rate (8); churn: seconds of churn (5)
   --window W          app lines in flight (throughput/latency 1000, fanout 2)
   --threads N         MegaComet --threads (2)

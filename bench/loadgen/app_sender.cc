@@ -69,6 +69,11 @@ class SendRun {
   bool generate(int64_t now);
   // Nanoseconds until the next message is due (rate mode), or -1 if none is waiting on time.
   int64_t time_to_next(int64_t now) const;
+  // When the next message (or, for paced fan-out, the next line) is due in rate mode.
+  int64_t due_ns() const;
+  // Paced fan-out: --rate counts recipients per second and a round's lines leave one by one,
+  // so a round of a million recipients does not land on the server at once.
+  bool paced_fanout() const { return options_.fanout != 0 && options_.rate > 0; }
   bool flush();
   bool on_readable(int64_t now);
   void on_reply(std::string_view line, int64_t now);
@@ -88,6 +93,8 @@ class SendRun {
   Random random_;
 
   uint64_t generated_ = 0;  // messages (or rounds) generated
+  size_t round_line_ = 0;              // paced fan-out: the next line of the current round
+  uint64_t recipients_generated_ = 0;  // paced fan-out: recipients of the lines generated
   uint64_t lines_sent_ = 0;
   uint64_t lines_acked_ = 0;
   uint64_t deliveries_ok_ = 0;
@@ -199,14 +206,35 @@ int64_t SendRun::time_to_next(int64_t now) const {
   if (options_.rate <= 0 || generated_ >= options_.messages) return -1;
   // With the window full only a reply can let the next message out: wait for that, not the clock.
   if (!in_flight_.empty() && in_flight_.size() >= options_.window) return -1;
-  const auto due = start_ns_ + static_cast<int64_t>(static_cast<double>(generated_) * 1e9 / options_.rate);
+  const int64_t due = due_ns();
   return due > now ? due - now : 0;
+}
+
+int64_t SendRun::due_ns() const {
+  const uint64_t done = paced_fanout() ? recipients_generated_ : generated_;
+  return start_ns_ + static_cast<int64_t>(static_cast<double>(done) * 1e9 / options_.rate);
 }
 
 bool SendRun::generate(int64_t now) {
   const uint32_t lines_per_message = options_.fanout ? static_cast<uint32_t>(fanout_groups_.size()) : 1;
   bool added = false;
-  while (generated_ < options_.messages) {
+  while (generated_ < options_.messages && paced_fanout()) {
+    if (!in_flight_.empty() && in_flight_.size() >= options_.window) break;
+    const int64_t due = due_ns();
+    if (due > now) break;
+    if (now - due > max_lag_ns_) max_lag_ns_ = now - due;
+    const int64_t seq = static_cast<int64_t>(options_.first_seq) + static_cast<int64_t>(generated_) + 1;
+    append_fanout_line(out_, fanout_groups_[round_line_], due, seq);
+    in_flight_.push_back(InFlight{fanout_ranges_[round_line_].count, now});
+    recipients_generated_ += fanout_ranges_[round_line_].count;
+    lines_sent_++;
+    if (++round_line_ == fanout_groups_.size()) {
+      round_line_ = 0;
+      generated_++;
+    }
+    added = true;
+  }
+  while (generated_ < options_.messages && !paced_fanout()) {
     // A round larger than the window goes out alone.
     if (!in_flight_.empty() && in_flight_.size() + lines_per_message > options_.window) break;
     int64_t t = now;

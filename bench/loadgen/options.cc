@@ -57,6 +57,8 @@ void print_usage() {
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
                "common: [--duration S] [--max-seconds S] [--progress S]\n"
                "Prints one JSON result line on stdout when done; progress lines on stderr.\n"
+               "send: --rate is messages/s; with --fanout it is recipients/s and each round's\n"
+               "lines leave one by one at that pace.\n"
                "SIGTERM/SIGINT/SIGUSR1 end the run early, still printing the result.\n"
                "poll: SIGUSR2 prints a snapshot line (the result so far, latency since the last\n"
                "snapshot) and carries on.\n");

@@ -188,6 +188,8 @@ export const million: Scenario = {
     const sizing = sizeGenerators(ctx.options, clients, fileLimit);
     const window = ctx.options.window ?? DEFAULT_WINDOW;
     const batch = Math.min(clients, BATCH);
+    // Paced sends keep the backlog of accepted-but-undelivered messages (and the heap it grows) small.
+    const pace = ctx.options.rate === null || ctx.options.rate === 0 ? [] : ['--rate', String(ctx.options.rate)];
 
     const server = await startServer(ctx.repoRoot, ctx.target, settingsOf(million, ctx.options.threads), ctx.registry);
     const readyAt = Date.now();
@@ -218,6 +220,7 @@ export const million: Scenario = {
       file_limit: Number.isFinite(fileLimit) ? fileLimit : null,
       window,
       batch,
+      send_rate: ctx.options.rate,
       memory,
       memory_trace_ms_rss_available_slab_tcp: trace.samples,
     };
@@ -279,14 +282,14 @@ export const million: Scenario = {
       let expectedSeq = 1;
       if (forms.includes('single')) {
         const singles = await deliverToAll(ctx, server, fleet, trace, clients, held, 'single sends', expectedSeq++,
-          ['--messages', String(clients), '--order', 'sequential', '--window', String(window)]);
+          ['--messages', String(clients), '--order', 'sequential', '--window', String(window), ...pace]);
         record(...phaseFigures(singles, 'single sends'));
         details['single_sends'] = phaseDetails(singles);
         memory['after_single_sends'] = { ...readMemory(server.pid) };
       }
       if (forms.includes('batched')) {
         const batches = await deliverToAll(ctx, server, fleet, trace, clients, held, `batched sends (${batch} ids per line)`, expectedSeq++,
-          ['--messages', '1', '--fanout', String(batch)]);
+          ['--messages', '1', '--fanout', String(batch), ...pace]);
         record(...phaseFigures(batches, 'batched sends'));
         details['batched_sends'] = phaseDetails(batches);
       }
