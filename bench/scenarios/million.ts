@@ -300,7 +300,9 @@ export const million: Scenario = {
       // Shutdown: every held poll must be answered, then the process must exit.
       const beforeStop = await fleet.snapshot();
       const stopStarted = Date.now();
-      const graceMs = Math.max(30_000, Math.min(clients / 2, (ctx.remainingSeconds() - 30) * 1000));
+      // As long as the server's own safety net (src/server.ts: 32 s + 1 ms per held poll), plus a
+      // margin: the guest answers ~1,300 held polls a second at shutdown, so 1M takes ~13 min there.
+      const graceMs = Math.max(30_000, Math.min(held + 60_000, (ctx.remainingSeconds() - 30) * 1000));
       ctx.progress.watch(() => `${ctx.target} million: SIGTERM sent ${((Date.now() - stopStarted) / 1000).toFixed(0)} s ago, ${fleet.sum('responses') - beforeStop.responses} polls answered`);
       const exit = await server.stop(graceMs);
       const shutdownSeconds = (Date.now() - stopStarted) / 1000;
