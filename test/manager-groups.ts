@@ -280,3 +280,77 @@ t.test('a member that leaves and polls in between keeps its entry consistent', a
   manager.onGone(1, 3);
   t.match(manager.stats(), { clients: 0, held_polls: 0 });
 });
+
+t.test('random joins, leaves, publishes and polls agree with a model', async (t) => {
+  const { links, manager } = setup({ maxQueue: 100_000 });
+  const CLIENTS = 24;
+  const GROUPS = 6;
+  let seed = 12345;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const model = new Map<string, Set<string>>();
+  const expected = new Map<string, number[]>();
+  const cursor = new Map<string, number>();
+  const client = (i: number): string => `c${i}`;
+  const group = (i: number): string => `g${i}`;
+  let handle = 1;
+  let mismatches = 0;
+  for (let step = 0; step < 3000; step++) {
+    const c = client(random(CLIENTS));
+    const g = group(random(GROUPS));
+    const op = random(10);
+    const groups = model.get(c) ?? new Set<string>();
+    if (op < 3) {
+      manager.join([c], g);
+      groups.add(g);
+      model.set(c, groups);
+    } else if (op < 5) {
+      const result = manager.leave([c], g);
+      if (groups.has(g)) {
+        if (!result.ok) mismatches++;
+        groups.delete(g);
+      } else if (result.ok) {
+        mismatches++;
+      }
+    } else if (op < 8) {
+      const result = manager.publish(g, String(step));
+      const members = [...model].filter(([, set]) => set.has(g)).map(([name]) => name);
+      if (members.length === 0) {
+        if (result.ok) mismatches++;
+      } else if (!result.ok || result.queued !== members.length) {
+        mismatches++;
+      } else {
+        for (const m of members) expected.set(m, [...(expected.get(m) ?? []), result.id]);
+      }
+    } else {
+      const since = cursor.get(c) ?? 0;
+      const h = handle++;
+      manager.onPoll(0, h, c, since);
+      const got = links.take();
+      const want = expected.get(c) ?? [];
+      if (want.length === 0) {
+        if (got.length !== 0) mismatches++;
+        manager.onGone(0, h);
+      } else {
+        const body = JSON.parse(got[0]?.body ?? '{"cursor":-1,"messages":[]}') as { cursor: number; messages: number[] };
+        if (got.length !== 1 || body.cursor !== want.at(-1) || body.messages.length !== want.length) mismatches++;
+        cursor.set(c, body.cursor);
+        expected.set(c, []);
+        manager.onPoll(0, handle, c, body.cursor); // acknowledges; held, then gone
+        manager.onGone(0, handle++);
+      }
+    }
+    for (const [name, set] of model) {
+      if ([...set].sort().join() !== manager.groupsOf(name).sort().join()) mismatches++;
+    }
+    for (let i = 0; i < GROUPS; i++) {
+      const members = [...model].filter(([, set]) => set.has(group(i))).map(([name]) => name).sort();
+      const info = manager.group(group(i), 100);
+      if ((info?.clients.sort().join() ?? '') !== members.join()) mismatches++;
+    }
+  }
+  t.equal(mismatches, 0, 'memberships, member lists, publish counts and deliveries all as the model says');
+  t.ok(manager.stats().memberships > 0);
+});

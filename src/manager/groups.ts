@@ -10,13 +10,18 @@
 // Memberships live in typed arrays, no object per membership:
 //   per group, by position      members Int32Array (client-table entry) and
 //                               nexts Uint32Array (`next`, mod 2^32)     8 B
-//   a record per membership     group number, position, link (the client's
-//                               next record + 1, 0 ends; the free list
-//                               threads through it too), in pages       12 B
-//   per client, by entry        its first record + 1 (0: no membership)  4 B
-// A client's records form a list of at most MAX_GROUPS_PER_CLIENT, so every
-// walk of it is short; a leave moves the group's last member into the freed
-// position (its record, found on its own list, learns the new position).
+//   per client, by entry        two words, A and B                       8 B
+//     A = 0                       no membership
+//     A = group + 1 (< 2^31)      one membership, inline: B is its position
+//     A = LIST + record + 1       several: a list of records, B unused
+//   a record (several only)     group number, position, link (the next
+//                               record + 1, 0 ends; the free list threads
+//                               through it too), in pages               12 B
+// So a client in one group costs 16 B for it, one in k groups 20k + 8. A
+// client's list is at most MAX_GROUPS_PER_CLIENT long, so every walk of it is
+// short; a leave moves the group's last member into the freed position (its
+// membership, found on its own list, learns the new position). A location is
+// INLINE (the entry's own words) or a record index.
 //
 // `next` is kept mod 2^32 and read back against the log's end. That is exact
 // while no member lags the end by 2^32 publishes, which holds because every
@@ -45,6 +50,11 @@ const R_GROUP = 0;
 const R_POS = 1;
 const R_LINK = 2;
 const MIN_MEMBERS = 4;
+/** Marks A as the head of a record list. */
+const LIST = 0x80000000;
+/** Locations of a membership: the entry's inline words, or a record index (>= 0). */
+const INLINE = -1;
+const NONE = -2;
 const TWO_32 = 4294967296;
 
 interface Group {
@@ -89,7 +99,9 @@ export class Groups {
   private readonly byName = new Map<string, Group>();
   private readonly byNumber: Array<Group | undefined> = [];
   private readonly freeNumbers: number[] = [];
-  private readonly heads: Uint32Array[] = [];
+  /** Pages by entry of the words A and B (see the file comment). */
+  private readonly headA: Uint32Array[] = [];
+  private readonly headB: Uint32Array[] = [];
   private readonly records: Uint32Array[] = [];
   private recordsUsed = 0;
   /** First free record + 1, 0 when none. */
@@ -117,7 +129,7 @@ export class Groups {
 
   /** Whether the client of `entry` is in any group. */
   isMember(entry: number): boolean {
-    const page = this.heads[entry >>> PAGE_BITS];
+    const page = this.headA[entry >>> PAGE_BITS];
     return page !== undefined && page[entry & MASK] !== 0;
   }
 
@@ -137,21 +149,21 @@ export class Groups {
   groupsOf(entry: number): string[] {
     const out: string[] = [];
     if (entry < 0) return out;
-    for (let r = this.headOf(entry); r !== 0; r = this.word(r - 1, R_LINK)) out.push(this.byNumber[this.word(r - 1, R_GROUP)]!.name);
+    for (let loc = this.first(entry); loc !== NONE; loc = this.next(loc)) out.push(this.byNumber[this.groupAt(entry, loc)]!.name);
     return out;
   }
 
   /** Whether the client of `entry` (-1: a client without state) is in the group. */
   isIn(entry: number, name: string): boolean {
     const group = this.byName.get(name);
-    return group !== undefined && entry >= 0 && this.recordOf(entry, group.number) >= 0;
+    return group !== undefined && entry >= 0 && this.locate(entry, group.number) !== NONE;
   }
 
   /** Whether the client of `entry` (-1: a client without state) is in MAX_GROUPS_PER_CLIENT groups already. */
   atGroupLimit(entry: number): boolean {
     if (entry < 0) return false;
     let n = 0;
-    for (let r = this.headOf(entry); r !== 0; r = this.word(r - 1, R_LINK)) n++;
+    for (let loc = this.first(entry); loc !== NONE; loc = this.next(loc)) n++;
     return n >= MAX_GROUPS_PER_CLIENT;
   }
 
@@ -167,11 +179,27 @@ export class Groups {
     const pos = group.size++;
     group.members[pos] = entry;
     group.nexts[pos] = group.log.endSeq % TWO_32;
-    const record = this.takeRecord();
-    this.setWord(record, R_GROUP, group.number);
-    this.setWord(record, R_POS, pos);
-    this.setWord(record, R_LINK, this.headOf(entry));
-    this.setHead(entry, record + 1);
+    const a = this.wordA(entry);
+    if (a === 0) {
+      this.setA(entry, group.number + 1);
+      this.setB(entry, pos);
+    } else {
+      let head = a - LIST;
+      if (a < LIST) {
+        // A second membership: the inline one moves to a record.
+        const moved = this.takeRecord();
+        this.setWord(moved, R_GROUP, a - 1);
+        this.setWord(moved, R_POS, this.wordB(entry));
+        this.setWord(moved, R_LINK, 0);
+        head = moved + 1;
+      }
+      const record = this.takeRecord();
+      this.setWord(record, R_GROUP, group.number);
+      this.setWord(record, R_POS, pos);
+      this.setWord(record, R_LINK, head);
+      this.setA(entry, LIST + record + 1);
+      this.setB(entry, 0);
+    }
     this.membershipCount++;
     this.seen(entry, now);
   }
@@ -183,30 +211,38 @@ export class Groups {
    */
   leave(entry: number, name: string, now: number, out: MessageList): void {
     const group = this.byName.get(name)!;
-    let prev = -1;
-    let r = this.headOf(entry) - 1;
-    while (this.word(r, R_GROUP) !== group.number) {
-      prev = r;
-      r = this.word(r, R_LINK) - 1;
+    let prev = NONE;
+    let loc = this.first(entry);
+    while (this.groupAt(entry, loc) !== group.number) {
+      prev = loc;
+      loc = this.next(loc);
     }
-    this.collectIn(group, this.word(r, R_POS), entry, now, out);
-    const link = this.word(r, R_LINK);
-    if (prev < 0) this.setHead(entry, link);
-    else this.setWord(prev, R_LINK, link);
-    this.removeAt(group, this.word(r, R_POS));
-    this.setWord(r, R_LINK, this.freeRecord);
-    this.freeRecord = r + 1;
+    const pos = this.posAt(entry, loc);
+    this.collectIn(group, pos, entry, now, out);
+    if (loc === INLINE) {
+      this.setA(entry, 0);
+    } else {
+      const link = this.word(loc, R_LINK);
+      if (prev === NONE) this.setA(entry, link === 0 ? 0 : LIST + link);
+      else this.setWord(prev, R_LINK, link);
+      this.freeRecordAt(loc);
+      // Down to one membership: it moves back inline.
+      const head = this.wordA(entry) - LIST - 1;
+      if (head >= 0 && this.word(head, R_LINK) === 0) {
+        this.setA(entry, this.word(head, R_GROUP) + 1);
+        this.setB(entry, this.word(head, R_POS));
+        this.freeRecordAt(head);
+      }
+    }
+    this.removeAt(group, pos);
     this.membershipCount--;
-    if (this.headOf(entry) === 0) this.gone.delete(entry);
+    if (this.wordA(entry) === 0) this.gone.delete(entry);
   }
 
   /** leave() from every group of `entry`; the pending publishes go to `out`, in id order. */
   leaveAll(entry: number, now: number, out: MessageList): void {
     const parts: MessageList = { ids: [], data: [], expires: [] };
-    while (this.headOf(entry) !== 0) {
-      const r = this.headOf(entry) - 1;
-      this.leave(entry, this.byNumber[this.word(r, R_GROUP)]!.name, now, parts);
-    }
+    while (this.wordA(entry) !== 0) this.leave(entry, this.byNumber[this.groupAt(entry, this.first(entry))]!.name, now, parts);
     appendSorted(parts, out);
   }
 
@@ -260,19 +296,19 @@ export class Groups {
   /** Unacknowledged, unexpired publishes for the client of `entry` over all its groups. */
   pending(entry: number, now: number): number {
     let n = 0;
-    for (let r = this.headOf(entry); r !== 0; r = this.word(r - 1, R_LINK)) {
-      const group = this.byNumber[this.word(r - 1, R_GROUP)]!;
+    for (let loc = this.first(entry); loc !== NONE; loc = this.next(loc)) {
+      const group = this.byNumber[this.groupAt(entry, loc)]!;
       this.trim(group, now);
-      n += this.pendingIn(group, this.word(r - 1, R_POS), entry);
+      n += this.pendingIn(group, this.posAt(entry, loc), entry);
     }
     return n;
   }
 
   /** A poll of the client of `entry` with cursor `since`: every publish with id <= since is acknowledged. */
   acknowledge(entry: number, since: number): void {
-    for (let r = this.headOf(entry); r !== 0; r = this.word(r - 1, R_LINK)) {
-      const group = this.byNumber[this.word(r - 1, R_GROUP)]!;
-      const pos = this.word(r - 1, R_POS);
+    for (let loc = this.first(entry); loc !== NONE; loc = this.next(loc)) {
+      const group = this.byNumber[this.groupAt(entry, loc)]!;
+      const pos = this.posAt(entry, loc);
       const after = group.log.seqAfter(since);
       if (after > this.nextOf(group, pos)) group.nexts[pos] = after % TWO_32;
       if (group.skips !== null) this.pruneSkips(group, entry, after);
@@ -281,8 +317,8 @@ export class Groups {
 
   /** Appends the pending publishes of the client of `entry`, over all its groups, to `out` (each group's in id order). */
   collect(entry: number, now: number, out: MessageList): void {
-    for (let r = this.headOf(entry); r !== 0; r = this.word(r - 1, R_LINK)) {
-      this.collectIn(this.byNumber[this.word(r - 1, R_GROUP)]!, this.word(r - 1, R_POS), entry, now, out);
+    for (let loc = this.first(entry); loc !== NONE; loc = this.next(loc)) {
+      this.collectIn(this.byNumber[this.groupAt(entry, loc)]!, this.posAt(entry, loc), entry, now, out);
     }
   }
 
@@ -347,7 +383,7 @@ export class Groups {
     return {
       byGroup,
       records: this.records.length * PAGE * RECORD_WORDS * Uint32Array.BYTES_PER_ELEMENT,
-      heads: this.heads.length * PAGE * Uint32Array.BYTES_PER_ELEMENT,
+      heads: this.headA.length * PAGE * 2 * Uint32Array.BYTES_PER_ELEMENT,
     };
   }
 
@@ -379,7 +415,7 @@ export class Groups {
       const moved = group.members[last]!;
       group.members[pos] = moved;
       group.nexts[pos] = group.nexts[last]!;
-      this.setWord(this.recordOf(moved, group.number), R_POS, pos);
+      this.setPosAt(moved, this.locate(moved, group.number), pos);
     }
     if (group.size === 0) {
       this.logMessages -= group.log.length;
@@ -452,21 +488,64 @@ export class Groups {
     }
   }
 
-  /** The record (index) of the membership of `entry` in group `number`, or -1. */
-  private recordOf(entry: number, number: number): number {
-    for (let r = this.headOf(entry); r !== 0; r = this.word(r - 1, R_LINK)) if (this.word(r - 1, R_GROUP) === number) return r - 1;
-    return -1;
+  /** Where the membership of `entry` in group `number` is, or NONE. */
+  private locate(entry: number, number: number): number {
+    for (let loc = this.first(entry); loc !== NONE; loc = this.next(loc)) if (this.groupAt(entry, loc) === number) return loc;
+    return NONE;
   }
 
-  private headOf(entry: number): number {
-    const page = this.heads[entry >>> PAGE_BITS];
+  /** The location of the first membership of `entry`, or NONE. */
+  private first(entry: number): number {
+    const a = this.wordA(entry);
+    if (a === 0) return NONE;
+    return a < LIST ? INLINE : a - LIST - 1;
+  }
+
+  /** The location after `loc` on its client's list, or NONE. */
+  private next(loc: number): number {
+    if (loc === INLINE) return NONE;
+    const link = this.word(loc, R_LINK);
+    return link === 0 ? NONE : link - 1;
+  }
+
+  private groupAt(entry: number, loc: number): number {
+    return loc === INLINE ? this.wordA(entry) - 1 : this.word(loc, R_GROUP);
+  }
+
+  private posAt(entry: number, loc: number): number {
+    return loc === INLINE ? this.wordB(entry) : this.word(loc, R_POS);
+  }
+
+  private setPosAt(entry: number, loc: number, pos: number): void {
+    if (loc === INLINE) this.setB(entry, pos);
+    else this.setWord(loc, R_POS, pos);
+  }
+
+  private wordA(entry: number): number {
+    const page = this.headA[entry >>> PAGE_BITS];
     return page === undefined ? 0 : page[entry & MASK]!;
   }
 
-  private setHead(entry: number, value: number): void {
+  private wordB(entry: number): number {
+    return this.headB[entry >>> PAGE_BITS]![entry & MASK]!;
+  }
+
+  private setA(entry: number, value: number): void {
     const page = entry >>> PAGE_BITS;
-    while (this.heads.length <= page) this.heads.push(new Uint32Array(PAGE));
-    this.heads[page]![entry & MASK] = value;
+    while (this.headA.length <= page) {
+      this.headA.push(new Uint32Array(PAGE));
+      this.headB.push(new Uint32Array(PAGE));
+    }
+    this.headA[page]![entry & MASK] = value;
+  }
+
+  private setB(entry: number, value: number): void {
+    this.headB[entry >>> PAGE_BITS]![entry & MASK] = value;
+  }
+
+  private freeRecordAt(record: number): void {
+    this.setWord(record, R_LINK, this.freeRecord);
+    this.freeRecord = record + 1;
   }
 
   private takeRecord(): number {
