@@ -36,7 +36,7 @@ t.test('§1 TTL: an unacknowledged message expires and is never delivered', asyn
   const status = await app.status('ttl-never');
   // The TTL runs from the server's ok, which came after sentAt: a status
   // answered before sentAt + TTL must still count the message.
-  if (Date.now() - sentAt < TTL_MS) t.same(status, { connected: false, queued: 1, groups: [] }, 'queued right after the send');
+  if (Date.now() - sentAt < TTL_MS) t.same(status, { connected: false, queued: 1 }, 'queued right after the send');
   else t.comment('the status came after the TTL on this slow machine: nothing to check');
 
   const expired = async (client: string): Promise<boolean> => (await app.status(client)).queued === 0;

@@ -371,9 +371,14 @@ export class Groups {
     return { queued, full: full === null ? 0 : full.length };
   }
 
-  /** Live publishes over all logs (one per publish, not per member), and their data lengths. */
-  logTotals(): { messages: number; dataChars: number } {
-    return { messages: this.logMessages, dataChars: this.logChars };
+  /** Live publishes over all logs (one per publish, not per member). */
+  get logMessageCount(): number {
+    return this.logMessages;
+  }
+
+  /** Sum of the data lengths (UTF-16 units) of the live publishes, each counted once. */
+  get logDataChars(): number {
+    return this.logChars;
   }
 
   /** Exact bytes of the typed arrays that hold memberships. */

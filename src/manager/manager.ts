@@ -310,7 +310,7 @@ export class Manager implements WorkerRecordHandler {
       memory_budget: this.maxMemory === Infinity ? 0 : this.maxMemory,
       groups: this.groups.size,
       memberships: this.groups.memberships,
-      group_messages: this.groups.logTotals().messages,
+      group_messages: this.groups.logMessageCount,
     };
   }
 
@@ -326,14 +326,13 @@ export class Manager implements WorkerRecordHandler {
 
   /** Bytes the budget counts now (./memory-budget.ts). */
   memoryUsed(): number {
-    const log = this.groups.logTotals();
     return (
       this.queuedDataChars +
       this.queuedCount * MESSAGE_BYTES +
       this.queues.size * QUEUE_BYTES +
       this.table.size * CLIENT_BYTES +
-      log.dataChars +
-      log.messages * GROUP_MESSAGE_BYTES +
+      this.groups.logDataChars +
+      this.groups.logMessageCount * GROUP_MESSAGE_BYTES +
       this.groups.memberships * MEMBERSHIP_BYTES +
       this.groups.size * GROUP_BYTES
     );
