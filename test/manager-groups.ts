@@ -354,3 +354,17 @@ t.test('random joins, leaves, publishes and polls agree with a model', async (t)
   t.equal(mismatches, 0, 'memberships, member lists, publish counts and deliveries all as the model says');
   t.ok(manager.stats().memberships > 0);
 });
+
+t.test('a membership never ends before its timeout, whatever the clock\'s fraction of a second', async (t) => {
+  for (const offset of [0, 1, 500, 999]) {
+    const { clock, manager } = setup({ memberTimeoutMs: 30_000 });
+    clock.advance(offset);
+    manager.join(['m'], 'g');
+    clock.advance(30_000 - 1);
+    manager.expire();
+    t.same(manager.groupsOf('m'), ['g'], `joined at +${offset} ms: still a member 1 ms before the timeout`);
+    clock.advance(2_001);
+    manager.expire();
+    t.same(manager.groupsOf('m'), [], `joined at +${offset} ms: gone within 2 s after it`);
+  }
+});
