@@ -368,3 +368,23 @@ t.test('a membership never ends before its timeout, whatever the clock\'s fracti
     t.same(manager.groupsOf('m'), [], `joined at +${offset} ms: gone within 2 s after it`);
   }
 });
+
+t.test('only members without a held poll are tracked for the timeout', async (t) => {
+  const { links, manager } = setup();
+  manager.join(['a', 'b', 'c'], 'g');
+  t.equal(manager.groupMemory().unheld, 3, 'joined, never polled');
+  manager.onPoll(0, 1, 'a', 0);
+  manager.onPoll(0, 2, 'b', 0);
+  t.equal(manager.groupMemory().unheld, 1, 'a and b hold polls');
+  const p = published(manager.publish('g', '1'));
+  t.equal(links.take().length, 2);
+  t.equal(manager.groupMemory().unheld, 3, 'answered: between polls');
+  manager.onPoll(0, 3, 'a', p.id);
+  manager.onPoll(0, 4, 'b', p.id);
+  manager.onPoll(0, 5, 'c', p.id);
+  t.equal(manager.groupMemory().unheld, 0, 'all held again');
+  manager.join(['a'], 'h');
+  t.equal(manager.groupMemory().unheld, 0, 'a join of a held client does not track it');
+  manager.onGone(0, 5);
+  t.equal(manager.groupMemory().unheld, 1, 'its poll ended');
+});

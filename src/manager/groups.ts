@@ -32,9 +32,9 @@
 // seen, counted from this object's first use so that it stays a small
 // integer: about 37 B of heap per entry, 53 with a boxed double) in insertion
 // order: seen() moves a client to the end, so the sweep reads from the front
-// and stops at the first one not due. A held member is seen at its poll and
-// counts as seen at every sweep, so the Map holds in effect the members
-// between polls and the gone ones.
+// and stops at the first one not due. A member whose poll is held is not in
+// it (present()), and enters it when that poll ends or is answered, so it
+// holds the members between polls and the gone ones.
 //
 // Single-threaded: owned by the manager's thread. Entries are the manager's
 // client-table entries; the manager keeps a member's entry while it has a
@@ -95,8 +95,10 @@ export interface GroupsMemory {
   byGroup: number;
   /** Membership records (pages). */
   records: number;
-  /** Per-entry first-record pages. */
+  /** Per-entry words (A, B) pages. */
   heads: number;
+  /** Members without a held poll, each an entry of the `gone` Map (about 37 B of heap each). */
+  unheld: number;
 }
 
 export class Groups {
@@ -252,7 +254,12 @@ export class Groups {
     appendSorted(parts, out);
   }
 
-  /** The client of `entry` polled (or joined): its memberships last from now. */
+  /** The client of `entry` has a held poll now: its memberships last while it does. */
+  present(entry: number): void {
+    this.gone.delete(entry);
+  }
+
+  /** The client of `entry` has no held poll from now (its poll ended or was answered, or it joined): its memberships last memberTimeoutMs from now. */
   seen(entry: number, now: number): void {
     this.gone.delete(entry);
     // Rounded up, and the sweep's clock down: a membership never ends early.
@@ -271,6 +278,7 @@ export class Groups {
    * Held members count as seen now.
    */
   takeGone(now: number, isHeld: (entry: number) => boolean): number[] {
+    // isHeld guards the bookkeeping: the manager takes a held member out of `gone` (present()).
     const due: number[] = [];
     // Seconds are whole: a membership may outlast its timeout by up to a second (and the sweep's period).
     const nowSecond = this.second(Math.floor(now / 1000));
@@ -405,6 +413,7 @@ export class Groups {
       byGroup,
       records: this.records.length * PAGE * RECORD_WORDS * Uint32Array.BYTES_PER_ELEMENT,
       heads: this.headA.length * PAGE * 2 * Uint32Array.BYTES_PER_ELEMENT,
+      unheld: this.gone.size,
     };
   }
 

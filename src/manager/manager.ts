@@ -475,6 +475,7 @@ export class Manager implements WorkerRecordHandler {
       if (this.groups.isIn(entry, group)) continue;
       if (entry < 0) entry = this.table.addString(hashIdString(clients[i]!), clients[i]!);
       this.groups.join(entry, group, now);
+      if (this.held.isHeld(entry)) this.groups.present(entry);
     }
     return { ok: true, members: this.groups.memberCount(group) };
   }
@@ -632,6 +633,7 @@ export class Manager implements WorkerRecordHandler {
       this.recycle(queue);
     }
     this.held.hold(entry, worker, handle);
+    if (this.groups.isMember(entry)) this.groups.present(entry);
     if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
   }
 
@@ -639,13 +641,14 @@ export class Manager implements WorkerRecordHandler {
   private unhold(entry: number): void {
     this.held.release(entry);
     if (this.futureCursors.size !== 0) this.futureCursors.delete(entry);
+    // A member's memberships last memberTimeoutMs from the end of its last held poll.
+    if (this.groups.isMember(entry)) this.groups.seen(entry, this.now());
   }
 
   /** The held poll of `entry` ended without a delivery: forgets it, and the client too unless messages wait. */
   private endPoll(entry: number): void {
     this.unhold(entry);
-    if (this.groups.isMember(entry)) this.groups.seen(entry, this.now());
-    else if (this.queues.size === 0 || !this.queues.has(entry)) this.table.delete(entry);
+    if (!this.groups.isMember(entry) && (this.queues.size === 0 || !this.queues.has(entry))) this.table.delete(entry);
   }
 
   /**
