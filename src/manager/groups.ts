@@ -395,6 +395,11 @@ export class Groups {
     return { queued, full: full === null ? 0 : full.length };
   }
 
+  /** Every group's name and member entries (the takeover's export). */
+  *allMembers(): Generator<{ group: string; members: Int32Array }> {
+    for (const group of this.byName.values()) yield { group: group.name, members: group.members.subarray(0, group.size) };
+  }
+
   /** Live publishes over all logs (one per publish, not per member). */
   get logMessageCount(): number {
     return this.logMessages;

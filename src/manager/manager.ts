@@ -36,7 +36,7 @@ import { LatencyHistogram } from './latency-histogram.js';
 import { CLIENT_BYTES, GROUP_BYTES, GROUP_MESSAGE_BYTES, MEMBERSHIP_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
 import { Groups, type MemberHost, type MessageList } from './groups.js';
 import { memberBody } from './member-body.js';
-import type { ManagerState, QueueState } from './manager-state.js';
+import type { GroupState, ManagerState, QueueState } from './manager-state.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
 export interface ManagerOptions {
@@ -385,7 +385,11 @@ export class Manager implements WorkerRecordHandler {
       queues.push({ client: this.table.idOf(queue.entry), ids, data, expiresInMs: expires });
     }
     for (const queue of emptied) this.dropQueue(queue);
-    return { nowMs: now, lastIssued: this.ids.lastIssued, queues };
+    const groups: GroupState[] = [];
+    for (const { group, members } of this.groups.allMembers()) {
+      groups.push({ group, members: Array.from(members, (entry) => this.table.idOf(entry)) });
+    }
+    return { nowMs: now, lastIssued: this.ids.lastIssued, queues, groups };
   }
 
   /**
@@ -436,6 +440,22 @@ export class Manager implements WorkerRecordHandler {
     }
     this.queuedCount += ids.length;
     this.expiry.file(queue);
+  }
+
+  /**
+   * Takeover: puts `members` in `group` (after importClock()). They were
+   * members in the old process: no limit or budget applies, one already in
+   * the group stays, and each membership's timeout starts now. Its pending
+   * publishes came as queued messages (importQueue()).
+   */
+  importGroup(group: string, members: readonly string[]): void {
+    const now = this.now();
+    for (const client of members) {
+      const hash = hashIdString(client);
+      let entry = this.table.findString(hash, client);
+      if (entry < 0) entry = this.table.addString(hash, client);
+      if (!this.groups.isIn(entry, group)) this.groups.join(entry, group, now);
+    }
   }
 
   /** Starts the expiry tick; it does not keep the process alive. */
