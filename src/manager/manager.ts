@@ -8,6 +8,9 @@
 //              (typed arrays; no object, no string on the heap)
 //   queued     messages wait to be acknowledged: `queues` maps the entry to
 //              its ClientQueue (few clients at a time have one)
+//   member     in a group (./groups.ts): the membership keeps the entry between
+//              polls; its pending publishes stay in the group's log, merged
+//              with its queue at delivery (docs/ARCHITECTURE.md, "Groups")
 // A client is normally never held and queued at once: a poll with messages
 // after its cursor is answered at once instead of held, and a send to a held
 // poll answers it. (Both happen only for a cursor above every id issued, which
@@ -370,7 +373,7 @@ export class Manager implements WorkerRecordHandler {
    */
   exportState(): ManagerState {
     const now = this.now();
-    // Memberships are not handed over: each member's pending publishes go to its queue first.
+    // Each member's pending publishes go to its queue first: they travel as queued messages, the memberships as groups.
     this.groups.drainAll(now, (entry, list) => this.adopt(entry, list));
     const queues: QueueState[] = [];
     const emptied: ClientQueue[] = [];
