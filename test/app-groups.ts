@@ -104,3 +104,15 @@ t.test('AppClient: join, leave, publish, group, typed', async (t) => {
   await t.rejects(client.group('nobody'), { code: 'unknown_group' });
   t.equal(await client.leave('solo', 'g'), 0);
 });
+
+t.test('group names that are also object keys are ordinary groups', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const app = await h.connect();
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    t.same(await app.request(`{"op":"group","group":"${name}"}`), { ok: false, error: 'unknown_group', message: `no client is in group ${name}; a group exists while it has a member (join one first)` }, `${name}: unknown at first`);
+    t.same(await app.request(`{"op":"join","client":"x-${name}","group":"${name}"}`), { ok: true, members: 1 });
+    t.match(await app.request(`{"op":"publish","group":"${name}","data":1}`), { ok: true, queued: 1 });
+  }
+  t.match(await app.request('{"op":"stats"}'), { groups: 4, memberships: 4 });
+});
