@@ -20,7 +20,7 @@ t.test('AppClient speaks every op', async (t) => {
 
   const ids = await client.sendMany(['y', 'z'], 'hello');
   t.equal(ids.length, 2);
-  t.same(await client.status('x'), { connected: false, queued: 1 });
+  t.same(await client.status('x'), { connected: false, queued: 1, groups: [] });
   const stats = await client.stats();
   t.match(stats, { clients: 3, sent: 3, connections: 7, held_polls: 3 });
 

@@ -45,12 +45,12 @@ t.test('status tells whether a poll is held and how many messages are queued', a
   const h = await startHarness();
   t.teardown(() => h.close());
   const app = await h.connect();
-  t.same(await app.request('{"op":"status","client":"zed"}'), { ok: true, connected: false, queued: 0 });
+  t.same(await app.request('{"op":"status","client":"zed"}'), { ok: true, connected: false, queued: 0, groups: [] });
   h.manager.onPoll(0, 1, 'zed', 0);
-  t.same(await app.request('{"op":"status","client":"zed"}'), { ok: true, connected: true, queued: 0 });
+  t.same(await app.request('{"op":"status","client":"zed"}'), { ok: true, connected: true, queued: 0, groups: [] });
   await app.request('{"op":"send","client":"zed","data":1}');
   await app.request('{"op":"send","client":"zed","data":2}');
-  t.same(await app.request('{"op":"status","client":"zed"}'), { ok: true, connected: false, queued: 2 });
+  t.same(await app.request('{"op":"status","client":"zed"}'), { ok: true, connected: false, queued: 2, groups: [] });
 });
 
 t.test('stats has every key of the protocol, summed over threads', async (t) => {
@@ -148,7 +148,7 @@ t.test('every bad request gets its error code and the connection carries on', as
     t.equal(reply.ok, false);
     t.ok(typeof reply.message === 'string' && reply.message.length > 0, `${shown}: says why (${String(reply.message)})`);
   }
-  t.same(await app.request('{"op":"status","client":"other"}'), { ok: true, connected: false, queued: 0 }, 'the refused multi-send queued nothing');
+  t.same(await app.request('{"op":"status","client":"other"}'), { ok: true, connected: false, queued: 0, groups: [] }, 'the refused multi-send queued nothing');
   t.match(await app.request('{"op":"send","client":"a","data":"' + 'x'.repeat(98) + '"}'), { ok: true }, 'data of exactly --max-message bytes is accepted');
   t.match(await app.request(`{"op":"send","clients":${many(10_000)},"data":1}`), { ok: true }, '10,000 recipients are accepted');
   t.match(await app.request('{"op":"send","client":"' + 'x'.repeat(64) + '","data":1}'), { ok: true }, 'a 64-byte client id is accepted');

@@ -217,3 +217,22 @@ t.test('SIGUSR2 starts a successor with the same flags; it takes over and the ol
     }
   }, { timeoutMs: 15_000 });
 });
+
+t.test('a handover keeps group memberships and the publishes pending for members', async (t) => {
+  const path = controlSocketPath(t);
+  const old = await startServer(t, ['--poll-timeout', '30', '--control-socket', path]);
+  const app = await AppConnection.open(old.appPort, t);
+  t.match(await app.request({ op: 'join', clients: ['gm-1', 'gm-2'], group: 'handover.room' }), { ok: true, members: 2 });
+  const before = await app.request({ op: 'publish', group: 'handover.room', data: 'before' });
+  t.match(before, { ok: true, queued: 2 });
+
+  const { next } = await takeOver(t, old, path, ['--poll-timeout', '30']);
+  await expectLogged(t, next, /took over from pid \d+ in \d+ ms: 2 queues, 2 messages, \d+ data bytes, 2 memberships/);
+  const app2 = await AppConnection.open(next.appPort, t);
+  t.match(await app2.request({ op: 'status', client: 'gm-1' }), { ok: true, queued: 1, groups: ['handover.room'] });
+  const body = await poll(next.httpPort, 'gm-1', 0, t);
+  t.same(body, { cursor: before.id, messages: ['before'] }, 'the pending publish, under its id');
+  const after = await app2.request({ op: 'publish', group: 'handover.room', data: 'after' });
+  t.match(after, { ok: true, queued: 2, full: 0 }, 'the group is whole in the new process');
+  t.same(await poll(next.httpPort, 'gm-2', 0, t), { cursor: after.id, messages: ['before', 'after'] });
+});

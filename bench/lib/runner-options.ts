@@ -1,10 +1,10 @@
 // The bench runner's command line (`node dist/bench/run.js --help`), validated once and frozen.
 import { TARGET_NAMES, type TargetName } from './server-process.js';
 
-export const SCENARIO_NAMES = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'repoll', 'million'] as const;
+export const SCENARIO_NAMES = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'broadcast', 'repoll', 'million'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /** What `npm run bench` (and --scenario all) runs: million only when named, it needs the VM. */
-export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'repoll'];
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'broadcast', 'repoll'];
 /** Connections of the million scenario unless --connections says otherwise. */
 export const MILLION_DEFAULT_CONNECTIONS = 1_000_000;
 
@@ -37,12 +37,12 @@ export interface RunnerOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/run.js [flags] after a build)
-  --scenario LIST     idle,throughput,latency,churn,fanout,repoll,million or all (default all:
+  --scenario LIST     idle,throughput,latency,churn,fanout,broadcast,repoll,million or all (default all:
                       every one but million, which needs a machine with a high open-files limit)
   --target T          both (default), megacomet or baseline; --only-baseline = --target baseline
   --connections N[,N] clients (idle: levels, default 1000,5000,15000; throughput/latency 10000;
-                      fanout 5000; repoll 15000; million 1000000; churn: ignored)
-  --messages N        throughput: messages (200000); fanout: rounds to every client (20)
+                      fanout 5000; broadcast 10000; repoll 15000; million 1000000; churn: ignored)
+  --messages N        throughput: messages (200000); fanout, broadcast: rounds to every client (20)
   --rate R            latency: msgs/s (20000); churn: connections/s (2000); fanout: rounds/s (0 = as
                       fast as acknowledged); million: recipients/s of each send form (default: as
                       fast as acknowledged; in the VM pace it near the delivery rate, see BENCHMARKS)

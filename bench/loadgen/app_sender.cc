@@ -59,7 +59,7 @@ class SendRun {
  public:
   explicit SendRun(const Options& options)
       : options_(options),
-        next_seq_(options.fanout ? 0 : options.clients, 0),
+        next_seq_(options.fanout || !options.publish.empty() ? 0 : options.clients, 0),
         random_(0x9E3779B97F4A7C15ULL ^ options.first_client) {}
 
   int run();
@@ -249,7 +249,10 @@ bool SendRun::generate(int64_t now) {
       if (now - due > max_lag_ns_) max_lag_ns_ = now - due;
     }
     const auto first_seq = static_cast<int64_t>(options_.first_seq);
-    if (options_.fanout) {
+    if (!options_.publish.empty()) {
+      append_publish_line(out_, options_.publish, t, first_seq + static_cast<int64_t>(generated_) + 1);
+      in_flight_.push_back(InFlight{options_.clients, now});
+    } else if (options_.fanout) {
       const int64_t seq = first_seq + static_cast<int64_t>(generated_) + 1;
       for (size_t g = 0; g < fanout_groups_.size(); g++) {
         append_fanout_line(out_, fanout_groups_[g], t, seq);

@@ -37,6 +37,13 @@ void append_fanout_line(std::string& out, std::string_view ids_json, int64_t t, 
   append_data(out, t, s);
 }
 
+void append_publish_line(std::string& out, std::string_view group, int64_t t, int64_t s) {
+  out += "{\"op\":\"publish\",\"group\":\"";
+  out += group;
+  out += '"';
+  append_data(out, t, s);
+}
+
 std::string quoted_ids(std::string_view prefix, uint32_t first, uint32_t count) {
   std::string out;
   for (uint32_t i = 0; i < count; i++) {

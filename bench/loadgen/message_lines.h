@@ -16,6 +16,9 @@ void append_send_line(std::string& out, std::string_view prefix, uint32_t id, in
 // a list built once by quoted_ids().
 void append_fanout_line(std::string& out, std::string_view ids_json, int64_t t, int64_t s);
 
+// Appends {"op":"publish","group":"<group>","data":{"t":<t>,"s":<s>}}\n (a group name needs no escaping).
+void append_publish_line(std::string& out, std::string_view group, int64_t t, int64_t s);
+
 // "<prefix><first>","<prefix><first+1>",... for `count` ids (the inside of a JSON array).
 std::string quoted_ids(std::string_view prefix, uint32_t first, uint32_t count);
 

@@ -51,7 +51,7 @@ void print_usage() {
                "                     [--src-base 2] [--src-count 4] [--concurrency 256]\n"
                "                     [--connect-rate R]\n"
                "       loadgen send  --app-port Q [--app-host H] --clients N [--first-client K]\n"
-               "                     --messages M [--rate R] [--window W] [--fanout G]\n"
+               "                     --messages M [--rate R] [--window W] [--fanout G | --publish GROUP]\n"
                "                     [--order random|sequential] [--first-seq K] [--stall-seconds 15]\n"
                "       loadgen churn --port P [--host H] --rate R [--concurrency C] [--hold-ms H]\n"
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
@@ -116,6 +116,8 @@ bool parse_options(int argc, char** argv, Options& out) {
       ok = parse_into(flag, value, 1000000, out.window);
     } else if (std::strcmp(flag, "--fanout") == 0) {
       ok = parse_into(flag, value, 10000, out.fanout);
+    } else if (std::strcmp(flag, "--publish") == 0) {
+      out.publish = value;
     } else if (std::strcmp(flag, "--order") == 0) {
       if (std::strcmp(value, "random") == 0) {
         out.order = SendOrder::random;
@@ -182,6 +184,17 @@ bool parse_options(int argc, char** argv, Options& out) {
       if (out.messages == 0) out.messages = static_cast<uint64_t>(out.rate * out.duration);
       if (out.stall_seconds < 1) {
         std::fprintf(stderr, "loadgen send: --stall-seconds must be at least 1\n");
+        return false;
+      }
+      // A group name as PROTOCOL.md allows it: written into the line as it is.
+      if (out.publish.size() > 64 || out.publish.find_first_not_of(
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.-") !=
+                                         std::string::npos) {
+        std::fprintf(stderr, "loadgen send: --publish must be 1-64 characters of [A-Za-z0-9_:.-]\n");
+        return false;
+      }
+      if (!out.publish.empty() && (out.fanout > 0 || out.order == SendOrder::sequential)) {
+        std::fprintf(stderr, "loadgen send: --publish sends each round to the group; --fanout and --order do not apply\n");
         return false;
       }
       if (out.fanout > 0 && out.order == SendOrder::sequential) {

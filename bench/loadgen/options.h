@@ -44,6 +44,9 @@ struct Options {
   // send: 0 sends each message to one random client; G > 0 sends every round to all clients,
   // in lines of at most G ids ("clients":[...]).
   uint32_t fanout = 0;
+  // send: non-empty sends every round as one {"op":"publish"} to this group instead; the caller
+  // has put all `clients` in it (each accepted round counts one delivery per client).
+  std::string publish;
   // send without --fanout: random or sequential targets (see SendOrder).
   SendOrder order = SendOrder::random;
   // send: sequence numbers carry on after this one: each client's first message (or the first

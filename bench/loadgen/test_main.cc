@@ -204,6 +204,9 @@ void lines() {
   out.clear();
   append_fanout_line(out, quoted_ids("c", 3, 2), 9, 1);
   check(out == "{\"op\":\"send\",\"clients\":[\"c3\",\"c4\"],\"data\":{\"t\":9,\"s\":1}}\n", "lines: a fan-out line");
+  out.clear();
+  append_publish_line(out, "room.1", 9, 2);
+  check(out == "{\"op\":\"publish\",\"group\":\"room.1\",\"data\":{\"t\":9,\"s\":2}}\n", "lines: a publish line");
 }
 
 void seq_spreads() {
@@ -296,6 +299,16 @@ void send_options() {
   check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--fanout", "10", "--order",
                 "sequential"}, o),
         "options: --order sequential with --fanout is refused");
+  o = Options{};
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--publish", "room.1"}, o) &&
+            o.publish == "room.1",
+        "options: --publish is read");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--publish", "a b"}, o),
+        "options: a --publish group outside the name rule is refused");
+  o = Options{};
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--publish", "g", "--fanout", "5"}, o),
+        "options: --publish with --fanout is refused");
   o = Options{};
   check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--first-seq", "-1"}, o),
         "options: a negative --first-seq is refused");

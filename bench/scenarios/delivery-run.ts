@@ -19,6 +19,8 @@ export interface DeliveryPlan {
   senderArgs: string[];
   /** Poll timeout of the server: longer than the run, so polls are answered by messages only. */
   pollTimeout: number;
+  /** Runs once every poll is held, before the sender starts (broadcast: joins the clients to the group). */
+  prepare?: (server: { host: string; appPort: number }) => Promise<void>;
 }
 
 export interface DeliveryOutcome {
@@ -54,6 +56,7 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
   try {
     fleet.add(0, plan.clients);
     const held = await waitForHeldPolls(ctx, server, fleet, plan.clients, plan.label);
+    if (plan.prepare !== undefined) await plan.prepare(server);
     const cpuBefore = server.cpuSeconds();
     const sender = startLoadgen(ctx.loadgen, ['send', '--app-host', server.host, '--app-port', String(server.appPort), '--clients', String(plan.clients), '--max-seconds', String(Math.max(1, Math.floor(ctx.remainingSeconds() - 10))), ...plan.senderArgs], `send ${plan.label}`, ctx.registry);
     ctx.progress.watch(() => {

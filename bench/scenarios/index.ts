@@ -1,5 +1,6 @@
 // The table of scenarios `npm run bench` runs, in order.
 import type { ScenarioName } from '../lib/runner-options.js';
+import { broadcast } from './broadcast.js';
 import { churn } from './churn.js';
 import { fanout } from './fanout.js';
 import { idle } from './idle.js';
@@ -9,4 +10,4 @@ import { repoll } from './repoll.js';
 import type { Scenario } from './scenario.js';
 import { throughput } from './throughput.js';
 
-export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, latency, churn, fanout, repoll, million };
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, latency, churn, fanout, broadcast, repoll, million };

@@ -31,7 +31,23 @@ export type AppClientState = 'connected' | 'reconnecting' | 'closed';
 
 export interface ClientStatus {
   connected: boolean;
+  /** Unacknowledged, unexpired messages, pending group publishes included. */
   queued: number;
+  /** The groups the client is in, in no set order. */
+  groups: string[];
+}
+
+/** What `publish` answers: one id for every member; queued for `queued` members, refused for `full` ones at --max-queue. */
+export interface PublishOutcome {
+  id: number;
+  queued: number;
+  full: number;
+}
+
+/** What `group` answers: the member count, and member ids when asked for (`limit`). */
+export interface GroupInfo {
+  members: number;
+  clients?: string[];
 }
 
 /** The `stats` reply (src/protocol/stats.ts has every key, with its meaning). */
@@ -124,7 +140,41 @@ export class AppClient {
 
   async status(client: string): Promise<ClientStatus> {
     const reply = await this.call({ op: 'status', client });
-    return { connected: reply.connected as boolean, queued: reply.queued as number };
+    return { connected: reply.connected as boolean, queued: reply.queued as number, groups: reply.groups as string[] };
+  }
+
+  /**
+   * Puts `clients` (one id, or 1 to 10,000 distinct ids, all or nothing) in
+   * `group`; resolves to the group's member count after. Rejects with
+   * AppRequestError `too_many_groups` or `memory_full` (nobody joined).
+   */
+  async join(clients: string | readonly string[], group: string): Promise<number> {
+    const reply = await this.call(typeof clients === 'string' ? { op: 'join', client: clients, group } : { op: 'join', clients, group });
+    return reply.members as number;
+  }
+
+  /**
+   * Takes `clients` out of `group`, all or nothing; resolves to the member
+   * count after (0: the group is gone). Rejects with `unknown_group` or
+   * `not_member` (nobody left). Publishes already queued for them stay queued.
+   */
+  async leave(clients: string | readonly string[], group: string): Promise<number> {
+    const reply = await this.call(typeof clients === 'string' ? { op: 'leave', client: clients, group } : { op: 'leave', clients, group });
+    return reply.members as number;
+  }
+
+  /** Queues `data` (serialised with JSON.stringify) once for every member of `group`, under one id. Rejects with `unknown_group` or `memory_full`. */
+  async publish(group: string, data: unknown): Promise<PublishOutcome> {
+    const reply = await this.call({ op: 'publish', group, data: jsonValue(data) });
+    return { id: reply.id as number, queued: reply.queued as number, full: reply.full as number };
+  }
+
+  /** The group's member count, and with `limit` (0 to 10,000) up to that many member ids. Rejects with `unknown_group`. */
+  async group(group: string, limit?: number): Promise<GroupInfo> {
+    const reply = await this.call(limit === undefined ? { op: 'group', group } : { op: 'group', group, limit });
+    const info: GroupInfo = { members: reply.members as number };
+    if (limit !== undefined) info.clients = reply.clients as string[];
+    return info;
   }
 
   async stats(): Promise<ServerStats> {

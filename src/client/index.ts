@@ -3,6 +3,7 @@
 
 export { signToken, verifyToken } from '../protocol/token.js';
 export { AppClient, AppRequestError, SendOutcomeUnknownError } from './app-client.js';
-export type { AppClientOptions, AppClientState, AppReply, ClientStatus, ServerStats } from './app-client.js';
+export type { AppClientOptions, AppClientState, AppReply, ClientStatus, GroupInfo, PublishOutcome, ServerStats } from './app-client.js';
+export { GROUP_NAME_RULE, isValidGroupName, MAX_GROUP_NAME_BYTES } from '../protocol/group-name.js';
 export type { StatsReply, ThreadStats } from '../protocol/stats.js';
 export { APP_ERRORS, HTTP_ERRORS, type AppErrorCode, type HttpErrorCode } from '../protocol/errors.js';

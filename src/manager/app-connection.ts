@@ -12,7 +12,19 @@ import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { constantTimeEqual } from './constant-time.js';
 import { parseAppLine, type AppRequest } from './app-request.js';
-import { errorJson, errorLine, lineTooLargeLine, memoryFull, queueFull, replyLine, WRONG_SECRET } from './app-reply.js';
+import {
+  errorJson,
+  errorLine,
+  lineTooLargeLine,
+  memoryFull,
+  notMember,
+  queueFull,
+  replyLine,
+  tooManyGroups,
+  unknownGroup,
+  WRONG_SECRET,
+} from './app-reply.js';
+import { MAX_GROUPS_PER_CLIENT } from './groups.js';
 import { isBlank, LineFramer, NEED_MORE, TOO_LARGE } from './line-framer.js';
 import { REFUSED_QUEUE_FULL, type Manager, type SendRefused } from './manager.js';
 import { statsReply, type ThreadCounters } from '../protocol/stats.js';
@@ -143,7 +155,28 @@ export class AppConnection {
       }
       case 'status': {
         const { connected, queued } = manager.status(request.client);
-        return `{"ok":true,"connected":${connected},"queued":${queued}}`;
+        return `{"ok":true,"connected":${connected},"queued":${queued},"groups":${JSON.stringify(manager.groupsOf(request.client))}}`;
+      }
+      case 'join': {
+        const result = manager.join(request.clients, request.group);
+        if (result.ok) return `{"ok":true,"members":${result.members}}`;
+        return errorJson(result.code === 'too_many_groups' ? tooManyGroups(result.client, MAX_GROUPS_PER_CLIENT) : memoryFull(manager.memoryBudget));
+      }
+      case 'leave': {
+        const result = manager.leave(request.clients, request.group);
+        if (result.ok) return `{"ok":true,"members":${result.members}}`;
+        return errorJson(result.code === 'unknown_group' ? unknownGroup(request.group) : notMember(result.client, request.group));
+      }
+      case 'publish': {
+        const result = manager.publish(request.group, request.data);
+        if (result.ok) return `{"ok":true,"id":${result.id},"queued":${result.queued},"full":${result.full}}`;
+        return errorJson(result.code === 'unknown_group' ? unknownGroup(request.group) : memoryFull(manager.memoryBudget));
+      }
+      case 'group': {
+        const info = manager.group(request.group, request.limit ?? 0);
+        if (info === null) return errorJson(unknownGroup(request.group));
+        if (request.limit === undefined) return `{"ok":true,"members":${info.members}}`;
+        return `{"ok":true,"members":${info.members},"clients":${JSON.stringify(info.clients)}}`;
       }
       case 'stats':
         return this.statsJson();

@@ -46,3 +46,18 @@ export const WRONG_SECRET: AppError = {
   code: 'unauthorized',
   message: 'wrong secret; the connection stays open, send auth again with the --app-secret value',
 };
+
+/** A publish, leave or group query naming a group without members. */
+export function unknownGroup(group: string): AppError {
+  return { code: 'unknown_group', message: `no client is in group ${group}; a group exists while it has a member (join one first)` };
+}
+
+/** A leave naming a client that is not in the group. */
+export function notMember(client: string, group: string): AppError {
+  return { code: 'not_member', message: `client ${client} is not in group ${group}; nothing was changed` };
+}
+
+/** A join that would put a client in too many groups. */
+export function tooManyGroups(client: string, limit: number): AppError {
+  return { code: 'too_many_groups', message: `client ${client} is already in ${limit} groups, the most one client may be in; nothing was changed, leave one first` };
+}

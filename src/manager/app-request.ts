@@ -5,8 +5,9 @@
 import type { AppError, AppErrorCode } from '../protocol/errors.js';
 import { CLIENT_ID_RULE, isClientIdChar, isValidClientId, MAX_CLIENT_ID_BYTES } from '../protocol/client-id.js';
 import { rawMembers } from './json-span.js';
+import { GROUP_NAME_RULE, isValidGroupName } from '../protocol/group-name.js';
 
-/** Recipients one send may name at most. */
+/** Recipients one send may name at most; also clients one join or leave may name, and members one group query may list. */
 export const MAX_RECIPIENTS = 10_000;
 
 export type AppRequest =
@@ -14,7 +15,12 @@ export type AppRequest =
   | { op: 'sendMany'; clients: string[]; data: string }
   | { op: 'status'; client: string }
   | { op: 'stats' }
-  | { op: 'auth'; secret: string };
+  | { op: 'auth'; secret: string }
+  /** join and leave with "client" carry a list of one. */
+  | { op: 'join' | 'leave'; clients: string[]; group: string }
+  | { op: 'publish'; group: string; data: string }
+  /** `limit`: how many member ids to list; undefined when the request asked for none. */
+  | { op: 'group'; group: string; limit: number | undefined };
 
 export type ParsedLine =
   /** `ref` is the raw JSON text of the request's "ref", or undefined. */
@@ -27,6 +33,9 @@ export interface ParseOptions {
   /** False while the connection still owes a successful auth (--app-secret). */
   authorized: boolean;
 }
+
+/** Every op, for error messages. */
+const OPS = 'send, status, stats, auth, join, leave, publish, group';
 
 const RAW_NAMES: ReadonlySet<string> = new Set(['data', 'ref']);
 
@@ -105,15 +114,15 @@ export function parseAnyLine(line: string, options: ParseOptions): ParsedLine {
     return fail('bad_request', 'the line is JSON but not an object; send one object such as {"op":"stats"} per line', undefined);
   }
   const obj = value as JsonObject;
-  const needsRaw = Object.hasOwn(obj, 'ref') || (obj.op === 'send' && Object.hasOwn(obj, 'data'));
+  const needsRaw = Object.hasOwn(obj, 'ref') || ((obj.op === 'send' || obj.op === 'publish') && Object.hasOwn(obj, 'data'));
   const raw = needsRaw ? rawMembers(line, RAW_NAMES) : undefined;
   const ref = raw?.get('ref');
   if (!options.authorized && obj.op !== 'auth') {
     return fail('unauthorized', 'this server requires {"op":"auth","secret":...} on the connection first', ref);
   }
   const op = obj.op;
-  if (op === undefined) return fail('bad_request', '"op" is missing; expected one of send, status, stats, auth', ref);
-  if (typeof op !== 'string') return fail('bad_request', '"op" must be a string: one of send, status, stats, auth', ref);
+  if (op === undefined) return fail('bad_request', `"op" is missing; expected one of ${OPS}`, ref);
+  if (typeof op !== 'string') return fail('bad_request', `"op" must be a string: one of ${OPS}`, ref);
   switch (op) {
     case 'send':
       return parseSend(obj, raw?.get('data'), options.maxMessage, ref);
@@ -125,8 +134,15 @@ export function parseAnyLine(line: string, options: ParseOptions): ParsedLine {
     case 'auth':
       if (typeof obj.secret !== 'string') return fail('bad_request', '"secret" must be a string', ref);
       return { ok: true, request: { op: 'auth', secret: obj.secret }, ref };
+    case 'join':
+    case 'leave':
+      return parseMembership(op, obj, ref);
+    case 'publish':
+      return parsePublish(obj, raw?.get('data'), options.maxMessage, ref);
+    case 'group':
+      return parseGroupQuery(obj, ref);
     default:
-      return fail('unknown_op', `unknown op ${JSON.stringify(op.slice(0, 64))}; expected one of send, status, stats, auth`, ref);
+      return fail('unknown_op', `unknown op ${JSON.stringify(op.slice(0, 64))}; expected one of ${OPS}`, ref);
   }
 }
 
@@ -155,6 +171,55 @@ function parseSend(obj: JsonObject, data: string | undefined, maxMessage: number
   return typeof recipients === 'string'
     ? { ok: true, request: { op: 'send', client: recipients, data }, ref }
     : { ok: true, request: { op: 'sendMany', clients: recipients, data }, ref };
+}
+
+/** "group", or what is wrong with it. */
+function checkGroup(value: unknown): string | { error: string } {
+  if (value === undefined) return { error: '"group" is required' };
+  if (!isValidGroupName(value)) return { error: `"group" must be ${GROUP_NAME_RULE}` };
+  return value;
+}
+
+function parseMembership(op: 'join' | 'leave', obj: JsonObject, ref: string | undefined): ParsedLine {
+  const hasClient = Object.hasOwn(obj, 'client');
+  const hasClients = Object.hasOwn(obj, 'clients');
+  if (hasClient && hasClients) return fail('bad_request', 'give either "client" or "clients", not both', ref);
+  if (!hasClient && !hasClients) return fail('bad_request', '"client" (or "clients", a list) is required', ref);
+  let clients: string[];
+  if (hasClient) {
+    if (!isValidClientId(obj.client)) return fail('bad_request', `"client" must be ${CLIENT_ID_RULE}`, ref);
+    clients = [obj.client];
+  } else {
+    const checked = checkClients(obj.clients);
+    if (typeof checked === 'string') return fail('bad_request', checked, ref);
+    clients = checked;
+  }
+  const group = checkGroup(obj.group);
+  if (typeof group !== 'string') return fail('bad_request', group.error, ref);
+  return { ok: true, request: { op, clients, group }, ref };
+}
+
+function parsePublish(obj: JsonObject, data: string | undefined, maxMessage: number, ref: string | undefined): ParsedLine {
+  const group = checkGroup(obj.group);
+  if (typeof group !== 'string') return fail('bad_request', group.error, ref);
+  if (data === undefined) return fail('bad_request', '"data" is required (any JSON value)', ref);
+  if (data.length * 3 > maxMessage) {
+    const bytes = Buffer.byteLength(data, 'utf8');
+    if (bytes > maxMessage) {
+      return fail('too_large', `"data" is ${bytes} bytes, over the limit of ${maxMessage} (--max-message)`, ref);
+    }
+  }
+  return { ok: true, request: { op: 'publish', group, data }, ref };
+}
+
+function parseGroupQuery(obj: JsonObject, ref: string | undefined): ParsedLine {
+  const group = checkGroup(obj.group);
+  if (typeof group !== 'string') return fail('bad_request', group.error, ref);
+  const limit: unknown = obj.limit;
+  if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 0 && (limit as number) <= MAX_RECIPIENTS)) {
+    return fail('bad_request', `"limit" must be a whole number from 0 to ${MAX_RECIPIENTS}: how many member ids to list`, ref);
+  }
+  return { ok: true, request: { op: 'group', group, limit: limit as number | undefined }, ref };
 }
 
 /** The recipients, or what is wrong with them. */

@@ -12,6 +12,7 @@
 
 import { POLL_BODY_OVERHEAD_BYTES, pollBody } from '../protocol/poll-body.js';
 import type { LatencyHistogram } from './latency-histogram.js';
+import type { MessageList } from './groups.js';
 
 export class ClientQueue {
   /** The client's entry in the manager's client table, set when the manager takes the queue into use (queues are reused); -1 when spare. */
@@ -98,6 +99,39 @@ export class ClientQueue {
     }
     if (latency !== null) for (let j = i; j <= last; j++) latency.observe(expiryNow - this.expires[j]!);
     return { body: pollBody(this.ids[last]!, messages), count: last - i + 1 };
+  }
+
+  /** Appends the messages with id > since to `out`, oldest first (for a member's merged delivery). */
+  appendAfter(since: number, out: MessageList): void {
+    for (let i = this.head; i < this.ids.length; i++) {
+      if (this.ids[i]! <= since) continue;
+      out.ids.push(this.ids[i]!);
+      out.data.push(this.data[i]!);
+      out.expires.push(this.expires[i]!);
+    }
+  }
+
+  /**
+   * Merges messages (increasing ids, none already queued) into the queue by
+   * id: a membership that ends hands its pending publishes to its client's
+   * queue. Expiry times stay non-decreasing along the queue (a later id
+   * never expires before an earlier one). The caller refiles the queue.
+   */
+  mergeIn(list: MessageList): void {
+    if (list.ids.length === 0) return;
+    const mine = this.snapshot();
+    this.cut(this.ids.length);
+    let i = 0;
+    let j = 0;
+    while (i < mine.ids.length || j < list.ids.length) {
+      if (j === list.ids.length || (i < mine.ids.length && mine.ids[i]! < list.ids[j]!)) {
+        this.push(mine.ids[i]!, mine.data[i]!, mine.expires[i]!);
+        i++;
+      } else {
+        this.push(list.ids[j]!, list.data[j]!, list.expires[j]!);
+        j++;
+      }
+    }
   }
 
   /**

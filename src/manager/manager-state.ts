@@ -1,6 +1,7 @@
 // What a takeover (src/takeover/) hands from the old process's manager to the
-// new one's: the clock, the id counter and every client's unacknowledged
-// messages. Held polls are not handed over: the old process answers them
+// new one's: the clock, the id counter, every client's unacknowledged
+// messages (a group member's pending publishes among them) and every group's
+// members. Held polls are not handed over: the old process answers them
 // (empty, with their cursor) and the clients poll again, reaching the new one.
 
 /** One client's unacknowledged, unexpired messages, oldest first (parallel arrays). */
@@ -14,10 +15,18 @@ export interface QueueState {
   expiresInMs: number[];
 }
 
+/** One group's members (several GroupState of one name add up). */
+export interface GroupState {
+  group: string;
+  members: string[];
+}
+
 export interface ManagerState {
   /** The exporting manager's clock when the state was taken, ms since the Unix epoch. */
   nowMs: number;
   /** Every id the exporting manager issued is at most this. */
   lastIssued: number;
   queues: QueueState[];
+  /** Every group's members; absent from a process without groups (taken as none). */
+  groups?: GroupState[];
 }

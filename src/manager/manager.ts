@@ -8,6 +8,9 @@
 //              (typed arrays; no object, no string on the heap)
 //   queued     messages wait to be acknowledged: `queues` maps the entry to
 //              its ClientQueue (few clients at a time have one)
+//   member     in a group (./groups.ts): the membership keeps the entry between
+//              polls; its pending publishes stay in the group's log, merged
+//              with its queue at delivery (docs/ARCHITECTURE.md, "Groups")
 // A client is normally never held and queued at once: a poll with messages
 // after its cursor is answered at once instead of held, and a send to a held
 // poll answers it. (Both happen only for a cursor above every id issued, which
@@ -33,8 +36,10 @@ import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { CLIENT_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
-import type { ManagerState, QueueState } from './manager-state.js';
+import { CLIENT_BYTES, GROUP_BYTES, GROUP_MESSAGE_BYTES, MEMBERSHIP_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
+import { Groups, type MemberHost, type MessageList } from './groups.js';
+import { memberBody } from './member-body.js';
+import type { GroupState, ManagerState, QueueState } from './manager-state.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
 export interface ManagerOptions {
@@ -69,6 +74,11 @@ export interface ManagerOptions {
    * Default: no limit. See ./memory-budget.ts for what is counted.
    */
   maxMemory?: number;
+  /**
+   * How long a group member may go without a held poll before its
+   * memberships end (docs/ARCHITECTURE.md, "Groups"). Default: ttlMs.
+   */
+  memberTimeoutMs?: number;
 }
 
 /** Default for ManagerOptions.maxDeliveryBytes. */
@@ -81,6 +91,13 @@ export const DEFAULT_MAX_DELIVERY_BYTES = 768 * 1024;
 export type SendRefused = { ok: false; code: 'queue_full' | 'memory_full'; client: string };
 export type SendResult = { ok: true; id: number } | SendRefused;
 export type SendManyResult = { ok: true; ids: number[] } | SendRefused;
+
+/** join(): `members` is the group's member count after it; refused: nothing changed. */
+export type JoinResult = { ok: true; members: number } | { ok: false; code: 'too_many_groups' | 'memory_full'; client: string };
+/** leave(): `members` is the group's member count after it (0: the group is gone); refused: nothing changed. */
+export type LeaveResult = { ok: true; members: number } | { ok: false; code: 'unknown_group' } | { ok: false; code: 'not_member'; client: string };
+/** publish(): queued for `queued` members, refused for `full` members whose queue was at maxQueue. */
+export type PublishResult = { ok: true; id: number; queued: number; full: number } | { ok: false; code: 'unknown_group' | 'memory_full' };
 
 /** What sendOne() answers instead of an id when the client's queue is full. */
 export const REFUSED_QUEUE_FULL = 0;
@@ -125,6 +142,11 @@ export class Manager implements WorkerRecordHandler {
   /** Sum of every queue's dataChars. */
   private queuedDataChars = 0;
   private readonly maxMemory: number;
+  private readonly groups: Groups;
+  /** What Groups asks of the manager at a publish. */
+  private readonly memberHost: MemberHost;
+  /** Scratch for a member's delivery (./member-body.ts), emptied after each use. */
+  private readonly memberList: MessageList = { ids: [], data: [], expires: [] };
   private refusedMemory = 0;
   private sent = 0;
   private delivered = 0;
@@ -154,6 +176,27 @@ export class Manager implements WorkerRecordHandler {
     this.table = new ClientTable(options.initialClients ?? 0);
     this.maxMemory = options.maxMemory ?? Infinity;
     if (!(this.maxMemory > 0)) throw new RangeError(`maxMemory must be a positive number of bytes, got ${options.maxMemory}`);
+    this.groups = new Groups(options.memberTimeoutMs ?? this.ttlMs);
+    this.memberHost = {
+      directQueued: (entry, now) => {
+        const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
+        if (queue === undefined) return 0;
+        this.dropExpired(queue, now);
+        if (queue.length === 0) this.dropQueue(queue);
+        return queue.length;
+      },
+      deliverHeld: (entry, id, body) => {
+        if (!this.held.isHeld(entry)) return;
+        const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
+        if (cursor !== undefined && id <= cursor) return;
+        const worker = this.held.workerOf(entry);
+        const handle = this.held.handleOf(entry);
+        this.unhold(entry);
+        this.delivered++;
+        this.deliveryLatency.observe(0);
+        this.workers[worker]!.deliver(handle, body);
+      },
+    };
   }
 
   /**
@@ -251,6 +294,7 @@ export class Manager implements WorkerRecordHandler {
       queued = queue.length;
       if (queued === 0) this.dropQueue(queue);
     }
+    if (this.groups.isMember(entry)) queued += this.groups.pending(entry, this.now());
     return { connected, queued };
   }
 
@@ -267,6 +311,9 @@ export class Manager implements WorkerRecordHandler {
       refused_memory_full: this.refusedMemory,
       memory_used: this.memoryUsed(),
       memory_budget: this.maxMemory === Infinity ? 0 : this.maxMemory,
+      groups: this.groups.size,
+      memberships: this.groups.memberships,
+      group_messages: this.groups.logMessageCount,
     };
   }
 
@@ -282,7 +329,16 @@ export class Manager implements WorkerRecordHandler {
 
   /** Bytes the budget counts now (./memory-budget.ts). */
   memoryUsed(): number {
-    return this.queuedDataChars + this.queuedCount * MESSAGE_BYTES + this.queues.size * QUEUE_BYTES + this.table.size * CLIENT_BYTES;
+    return (
+      this.queuedDataChars +
+      this.queuedCount * MESSAGE_BYTES +
+      this.queues.size * QUEUE_BYTES +
+      this.table.size * CLIENT_BYTES +
+      this.groups.logDataChars +
+      this.groups.logMessageCount * GROUP_MESSAGE_BYTES +
+      this.groups.memberships * MEMBERSHIP_BYTES +
+      this.groups.size * GROUP_BYTES
+    );
   }
 
   /** Drops expired messages of the queues whose oldest message is due; start() calls it every second. */
@@ -293,6 +349,8 @@ export class Manager implements WorkerRecordHandler {
       if (queue.length === 0) this.dropQueue(queue);
       else this.expiry.file(queue);
     }
+    this.groups.expire(now);
+    for (const entry of this.groups.takeGone(now, (e) => this.held.isHeld(e))) this.endMemberships(entry, now);
   }
 
   /** Every held poll (a listing for tools and tests; it walks every entry ever used). */
@@ -315,6 +373,8 @@ export class Manager implements WorkerRecordHandler {
    */
   exportState(): ManagerState {
     const now = this.now();
+    // Each member's pending publishes go to its queue first: they travel as queued messages, the memberships as groups.
+    this.groups.drainAll(now, (entry, list) => this.adopt(entry, list));
     const queues: QueueState[] = [];
     const emptied: ClientQueue[] = [];
     for (const queue of this.queues.values()) {
@@ -328,7 +388,11 @@ export class Manager implements WorkerRecordHandler {
       queues.push({ client: this.table.idOf(queue.entry), ids, data, expiresInMs: expires });
     }
     for (const queue of emptied) this.dropQueue(queue);
-    return { nowMs: now, lastIssued: this.ids.lastIssued, queues };
+    const groups: GroupState[] = [];
+    for (const { group, members } of this.groups.allMembers()) {
+      groups.push({ group, members: Array.from(members, (entry) => this.table.idOf(entry)) });
+    }
+    return { nowMs: now, lastIssued: this.ids.lastIssued, queues, groups };
   }
 
   /**
@@ -381,6 +445,22 @@ export class Manager implements WorkerRecordHandler {
     this.expiry.file(queue);
   }
 
+  /**
+   * Takeover: puts `members` in `group` (after importClock()). They were
+   * members in the old process: no limit or budget applies, one already in
+   * the group stays, and each membership's timeout starts now. Its pending
+   * publishes came as queued messages (importQueue()).
+   */
+  importGroup(group: string, members: readonly string[]): void {
+    const now = this.now();
+    for (const client of members) {
+      const hash = hashIdString(client);
+      let entry = this.table.findString(hash, client);
+      if (entry < 0) entry = this.table.addString(hash, client);
+      if (!this.groups.isIn(entry, group)) this.groups.join(entry, group, now);
+    }
+  }
+
   /** Starts the expiry tick; it does not keep the process alive. */
   start(): void {
     if (this.timer !== null) return;
@@ -392,6 +472,156 @@ export class Manager implements WorkerRecordHandler {
     if (this.timer === null) return;
     clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /**
+   * Puts each of `clients` (distinct) in `group`, all or nothing: refused if
+   * one is in MAX_GROUPS_PER_CLIENT groups already, or for the memory budget.
+   * A client already in the group stays as it was.
+   */
+  join(clients: readonly string[], group: string): JoinResult {
+    const now = this.now();
+    let fresh = 0;
+    let cost = this.groups.has(group) ? 0 : GROUP_BYTES;
+    const entries = new Array<number>(clients.length);
+    for (let i = 0; i < clients.length; i++) {
+      const entry = this.table.findString(hashIdString(clients[i]!), clients[i]!);
+      entries[i] = entry;
+      if (this.groups.isIn(entry, group)) continue;
+      if (this.groups.atGroupLimit(entry)) return { ok: false, code: 'too_many_groups', client: clients[i]! };
+      cost += MEMBERSHIP_BYTES + (entry < 0 ? CLIENT_BYTES : 0);
+      fresh++;
+    }
+    if (fresh > 0 && this.memoryUsed() + cost > this.maxMemory) return { ok: false, code: 'memory_full', client: clients[0]! };
+    for (let i = 0; i < clients.length; i++) {
+      let entry = entries[i]!;
+      if (this.groups.isIn(entry, group)) continue;
+      if (entry < 0) entry = this.table.addString(hashIdString(clients[i]!), clients[i]!);
+      this.groups.join(entry, group, now);
+      if (this.held.isHeld(entry)) this.groups.present(entry);
+    }
+    return { ok: true, members: this.groups.memberCount(group) };
+  }
+
+  /**
+   * Takes each of `clients` (distinct) out of `group`, all or nothing: the
+   * group must exist and each must be in it. A client's pending publishes of
+   * the group stay queued for it (a publish reaches the members at the moment
+   * it is accepted).
+   */
+  leave(clients: readonly string[], group: string): LeaveResult {
+    if (!this.groups.has(group)) return { ok: false, code: 'unknown_group' };
+    const entries = new Array<number>(clients.length);
+    for (let i = 0; i < clients.length; i++) {
+      const entry = this.table.findString(hashIdString(clients[i]!), clients[i]!);
+      if (!this.groups.isIn(entry, group)) return { ok: false, code: 'not_member', client: clients[i]! };
+      entries[i] = entry;
+    }
+    const now = this.now();
+    for (const entry of entries) {
+      const list: MessageList = { ids: [], data: [], expires: [] };
+      this.groups.leave(entry, group, now, list);
+      this.adopt(entry, list);
+      this.forgetIfIdle(entry);
+    }
+    return { ok: true, members: Math.max(0, this.groups.memberCount(group)) };
+  }
+
+  /** Queues `data` once for every member of `group` under one id, delivering it at once to held polls. */
+  publish(group: string, data: string): PublishResult {
+    if (!this.groups.has(group)) return { ok: false, code: 'unknown_group' };
+    const now = this.now();
+    if (this.memoryUsed() + data.length + GROUP_MESSAGE_BYTES > this.maxMemory) {
+      const members = this.groups.memberCount(group);
+      this.refused += members;
+      this.refusedMemory += members;
+      return { ok: false, code: 'memory_full' };
+    }
+    const id = this.nextId(now);
+    const { queued, full } = this.groups.publish(group, id, data, now + this.ttlMs, now, this.maxQueue, this.memberHost);
+    this.sent += queued;
+    this.refused += full;
+    return { ok: true, id, queued, full };
+  }
+
+  /** The group's member count and up to `limit` of its members' ids, or null when no client is in it. */
+  group(group: string, limit: number): { members: number; clients: string[] } | null {
+    const members = this.groups.memberCount(group);
+    if (members < 0) return null;
+    return { members, clients: this.groups.memberEntries(group, limit).map((entry) => this.table.idOf(entry)) };
+  }
+
+  /** The groups `client` is in. */
+  groupsOf(client: string): string[] {
+    return this.groups.groupsOf(this.table.findString(hashIdString(client), client));
+  }
+
+  /** Exact bytes of the typed arrays that hold memberships (for the memory tests and docs). */
+  groupMemory(): ReturnType<Groups['memory']> {
+    return this.groups.memory();
+  }
+
+  /**
+   * A poll of a group member: acknowledges its publishes <= since and, if any
+   * are pending, answers with them merged by id with its direct messages.
+   * Returns false when no publish is pending (the direct queue's path goes on).
+   */
+  private pollMember(entry: number, worker: number, handle: number, since: number): boolean {
+    const now = this.now();
+    this.groups.seen(entry, now);
+    this.groups.acknowledge(entry, since);
+    const list = this.memberList;
+    this.groups.collect(entry, now, list);
+    if (list.ids.length === 0) return false;
+    const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
+    if (queue !== undefined) {
+      this.acknowledge(queue, since);
+      this.dropExpired(queue, now);
+      queue.appendAfter(since, list);
+      if (queue.length === 0) {
+        this.queues.delete(entry);
+        this.recycle(queue);
+      }
+    }
+    const out = memberBody(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
+    list.ids.length = 0;
+    list.data.length = 0;
+    list.expires.length = 0;
+    this.delivered += out.count;
+    this.workers[worker]!.deliver(handle, out.body);
+    return true;
+  }
+
+  /** Ends every membership of a client gone for memberTimeoutMs; its pending publishes stay queued for it. */
+  private endMemberships(entry: number, now: number): void {
+    const list: MessageList = { ids: [], data: [], expires: [] };
+    this.groups.leaveAll(entry, now, list);
+    this.adopt(entry, list);
+    this.forgetIfIdle(entry);
+  }
+
+  /** Merges a membership's pending publishes (id order) into the client's queue; not counted as sent again. */
+  private adopt(entry: number, list: MessageList): void {
+    if (list.ids.length === 0) return;
+    let queue = this.queues.get(entry);
+    if (queue === undefined) {
+      queue = this.spareQueues.pop() ?? new ClientQueue();
+      queue.entry = entry;
+      this.queues.set(entry, queue);
+    } else {
+      this.expiry.unfile(queue);
+    }
+    const chars = queue.dataChars;
+    queue.mergeIn(list);
+    this.queuedCount += list.ids.length;
+    this.queuedDataChars += queue.dataChars - chars;
+    this.expiry.file(queue);
+  }
+
+  /** Deletes the client's entry if nothing keeps it: no held poll, no queue, no membership. */
+  private forgetIfIdle(entry: number): void {
+    if (this.held.isHeld(entry) || this.groups.isMember(entry) || this.queues.has(entry)) return;
+    this.table.delete(entry);
   }
 
   /** A poll of the client of `entry` (just added, or known). */
@@ -407,6 +637,7 @@ export class Manager implements WorkerRecordHandler {
     // come (it always comes first from a real worker: this guards the table).
     const stale = this.held.entryOnSlot(worker, handle);
     if (stale >= 0) this.endPoll(stale);
+    if (this.groups.isMember(entry) && this.pollMember(entry, worker, handle, since)) return;
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
     if (queue !== undefined) {
       this.acknowledge(queue, since);
@@ -425,6 +656,7 @@ export class Manager implements WorkerRecordHandler {
       this.recycle(queue);
     }
     this.held.hold(entry, worker, handle);
+    if (this.groups.isMember(entry)) this.groups.present(entry);
     if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
   }
 
@@ -432,12 +664,14 @@ export class Manager implements WorkerRecordHandler {
   private unhold(entry: number): void {
     this.held.release(entry);
     if (this.futureCursors.size !== 0) this.futureCursors.delete(entry);
+    // A member's memberships last memberTimeoutMs from the end of its last held poll.
+    if (this.groups.isMember(entry)) this.groups.seen(entry, this.now());
   }
 
   /** The held poll of `entry` ended without a delivery: forgets it, and the client too unless messages wait. */
   private endPoll(entry: number): void {
     this.unhold(entry);
-    if (this.queues.size === 0 || !this.queues.has(entry)) this.table.delete(entry);
+    if (!this.groups.isMember(entry) && (this.queues.size === 0 || !this.queues.has(entry))) this.table.delete(entry);
   }
 
   /**
@@ -449,10 +683,15 @@ export class Manager implements WorkerRecordHandler {
     const entry = this.table.findString(hash, client);
     if (entry < 0) return ABSENT;
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
-    if (queue === undefined) return entry;
-    this.dropExpired(queue, now);
-    if (queue.length === 0) return this.dropQueue(queue);
-    return queue.length >= this.maxQueue ? FULL : entry;
+    let queued = 0;
+    if (queue !== undefined) {
+      this.dropExpired(queue, now);
+      if (queue.length !== 0) queued = queue.length;
+      else if (this.dropQueue(queue) === ABSENT) return ABSENT;
+    }
+    // A member's pending publishes count towards its --max-queue like its direct messages.
+    if (this.groups.isMember(entry)) queued += this.groups.pending(entry, now);
+    return queued >= this.maxQueue ? FULL : entry;
   }
 
   /** Bytes one more message costs the budget for `entry` (ABSENT: a client without state yet). */
@@ -534,7 +773,7 @@ export class Manager implements WorkerRecordHandler {
     const entry = queue.entry;
     this.queues.delete(entry);
     this.recycle(queue);
-    if (this.held.isHeld(entry)) return entry;
+    if (this.held.isHeld(entry) || this.groups.isMember(entry)) return entry;
     this.table.delete(entry);
     return ABSENT;
   }

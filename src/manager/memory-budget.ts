@@ -15,3 +15,11 @@ export const MESSAGE_BYTES = 40;
 export const QUEUE_BYTES = 240;
 /** Per client with state: its id in the arena, its table entry and index share (about 47 B measured; see docs/ARCHITECTURE.md). */
 export const CLIENT_BYTES = 48;
+
+// Groups (./groups.ts): a publish is stored once, so it counts once, not per member.
+/** Per publish in a group's log beyond its data: id, expiry and data pointer in the log's arrays, the string's header. */
+export const GROUP_MESSAGE_BYTES = 40;
+/** Per membership: 20 B of typed arrays (docs/ARCHITECTURE.md, "Groups") and the growth slack of the group's arrays. */
+export const MEMBERSHIP_BYTES = 24;
+/** Per group: its object, its log's object and arrays, its place in the name map, its smallest member arrays. */
+export const GROUP_BYTES = 512;

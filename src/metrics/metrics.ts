@@ -133,6 +133,9 @@ export class Metrics {
     gauge('megacomet_memory_used_bytes', 'Bytes the --max-memory budget counts now: queued messages and the clients they are for.', (x) => x.manager.memory_used);
     gauge('megacomet_memory_budget_bytes', '--max-memory in bytes (0: no limit).', (x) => x.manager.memory_budget);
     gauge('megacomet_app_connections', 'Open app connections.', (x) => x.appConnections);
+    gauge('megacomet_groups', 'Groups with at least one member.', (x) => x.manager.groups);
+    gauge('megacomet_group_memberships', 'Memberships over all groups.', (x) => x.manager.memberships);
+    gauge('megacomet_group_messages', 'Unexpired publishes held in group logs, one per publish however many members it is for.', (x) => x.manager.group_messages);
 
     // Messages.
     counter('megacomet_messages_sent_total', 'Messages accepted from apps, one per recipient.', (x) => x.manager.sent);

@@ -32,11 +32,14 @@ export function httpErrorBody(code: HttpErrorCode, message: string): string {
 /** Errors of the app side; the reply is {"ok":false,"error":"<code>","message":"<human text>"}. */
 export const APP_ERRORS = {
   bad_json: { when: 'the line is not valid JSON, or not valid UTF-8' },
-  bad_request: { when: 'valid JSON but not a valid request: not an object, a missing or invalid field, client and clients together' },
-  unknown_op: { when: 'op is not one of send, status, stats, auth' },
+  bad_request: { when: 'valid JSON but not a valid request: not an object, a missing or invalid field (a bad group name included), client and clients together' },
+  unknown_op: { when: 'op is not one of send, status, stats, auth, join, leave, publish, group' },
   too_large: { when: 'data is over --max-message bytes, or the line is over --max-line (4096 bytes before auth with --app-secret); then the connection is closed' },
   queue_full: { when: 'a recipient already has --max-queue unacknowledged messages; nothing was queued' },
   memory_full: { when: 'the server holds --max-memory bytes of queued messages and client state; nothing was queued' },
+  unknown_group: { when: 'publish, leave or group names a group no client is in' },
+  not_member: { when: 'leave names a client that is not in the group; nothing was changed' },
+  too_many_groups: { when: 'join would put a client in more than 100 groups; nothing was changed' },
   unauthorized: { when: '--app-secret is set and this connection has not authenticated (closed after 10 s without auth)' },
 } as const satisfies Record<string, { when: string }>;
 

@@ -42,6 +42,12 @@ export interface ManagerStats {
   readonly memory_used: number;
   /** --max-memory in bytes (0: no limit). */
   readonly memory_budget: number;
+  /** Groups with at least one member. */
+  readonly groups: number;
+  /** Memberships, over all groups. */
+  readonly memberships: number;
+  /** Publishes held in group logs, unexpired: one per publish however many members it is for. */
+  readonly group_messages: number;
 }
 
 /** `{"op":"stats"}`'s reply. The keys after `threads` are ours, beyond PROTOCOL.md (which allows more keys). */
@@ -70,6 +76,9 @@ export interface StatsReply {
   readonly refused_memory_full: number;
   readonly memory_used: number;
   readonly memory_budget: number;
+  readonly groups: number;
+  readonly memberships: number;
+  readonly group_messages: number;
 }
 
 /**
@@ -108,5 +117,8 @@ export function statsReply(manager: ManagerStats, rows: readonly ThreadCounters[
     refused_memory_full: manager.refused_memory_full,
     memory_used: manager.memory_used,
     memory_budget: manager.memory_budget,
+    groups: manager.groups,
+    memberships: manager.memberships,
+    group_messages: manager.group_messages,
   };
 }

@@ -7,7 +7,7 @@
 //   HELLO {version, pid}            ->
 //                                   <-   INFO {version, pid, httpPort, appPort} | REFUSE {reason}
 //   TAKE                            ->   (stops taking sends)
-//                                   <-   BEGIN, CLIENT, MESSAGES..., ..., END
+//                                   <-   BEGIN, CLIENT, MESSAGES..., ..., GROUP..., END
 //   IMPORTED | ABORT {reason}       ->   (app port bound | given up)
 //                                   <-   RELEASED (control socket closed; it drains and exits)
 
@@ -32,10 +32,11 @@ export const enum FrameType {
   Imported = 9,
   Abort = 10,
   Released = 11,
+  Group = 12,
 }
 
 const NAMES: Record<number, string> = {
-  1: 'HELLO', 2: 'INFO', 3: 'REFUSE', 4: 'TAKE', 5: 'BEGIN', 6: 'CLIENT', 7: 'MESSAGES', 8: 'END', 9: 'IMPORTED', 10: 'ABORT', 11: 'RELEASED',
+  1: 'HELLO', 2: 'INFO', 3: 'REFUSE', 4: 'TAKE', 5: 'BEGIN', 6: 'CLIENT', 7: 'MESSAGES', 8: 'END', 9: 'IMPORTED', 10: 'ABORT', 11: 'RELEASED', 12: 'GROUP',
 };
 
 export function frameName(type: number): string {

@@ -117,6 +117,7 @@ async function takeOver(config: Config, start: StartServer): Promise<{ server: R
         }
       },
       importQueue: (client, ids, data, expiresInMs) => manager.importQueue(client, ids, data, expiresInMs),
+      importGroup: (group, members) => manager.importGroup(group, members),
     });
     if (manager.memoryUsed() > manager.memoryBudget) {
       log(`the imported queues hold ${manager.memoryUsed()} bytes, above --max-memory ${manager.memoryBudget}: sends get memory_full until clients poll`);
@@ -134,7 +135,7 @@ async function takeOver(config: Config, start: StartServer): Promise<{ server: R
   await client.commit();
   const got = received!;
   log(
-    `took over from pid ${old.pid} in ${Date.now() - begun} ms: ${got.clients} queues, ${got.messages} messages, ${got.dataBytes} data bytes` +
+    `took over from pid ${old.pid} in ${Date.now() - begun} ms: ${got.clients} queues, ${got.messages} messages, ${got.dataBytes} data bytes, ${got.memberships} memberships` +
       (got.complete ? '' : ' (incomplete: the old process died during the handover)') +
       `; the app port was closed for about ${paused} ms`,
   );

@@ -1,12 +1,19 @@
 // The manager's state (src/manager/manager-state.ts) as a stream of frames
 // (./frames.ts), and back:
 //
-//   BEGIN     JSON {nowMs, lastIssued, clients, messages}
+//   BEGIN     JSON {nowMs, lastIssued, clients, messages, memberships}
 //   CLIENT    u8 id length, the id (ASCII), u32 message count         one per queued client,
 //   MESSAGES  u32 count, then per message:                              followed by MESSAGES frames
 //               f64 id, f64 ms until it expires, u32 data bytes,      carrying exactly that count
 //               the data (UTF-8, the JSON text exactly as sent)
-//   END       JSON {clients, messages, dataBytes}
+//   GROUP     u8 name length, the name (ASCII), u32 member count,     after every queue; a big
+//               then per member u8 id length, the id (ASCII)          group takes several
+//   END       JSON {clients, messages, dataBytes, memberships}
+//
+// GROUP frames and the memberships counts came with groups, in the same
+// version of the stream: a stream without them (an older process) is a state
+// without groups, and an older process refuses a GROUP frame (the takeover
+// is then given up and the sending process goes on serving).
 //
 // All numbers little-endian. MESSAGES frames are cut at about FRAME_TARGET
 // bytes, so neither side holds more than a frame of encoded state at once.
@@ -16,6 +23,7 @@
 // what arrived before a broken stream is already in the sink.
 
 import { isValidClientId, MAX_CLIENT_ID_BYTES } from '../protocol/client-id.js';
+import { isValidGroupName } from '../protocol/group-name.js';
 import { MAX_MESSAGE_ID } from '../protocol/cursor.js';
 import type { ManagerState } from '../manager/manager-state.js';
 import { frame, FrameError, frameJson, frameName, FrameType, jsonFrame, type Frame } from './frames.js';
@@ -31,13 +39,17 @@ export interface StateCounts {
   messages: number;
   /** UTF-8 bytes of every message's data. */
   dataBytes: number;
+  /** Members over every GROUP frame. */
+  memberships: number;
 }
 
 /** The frames of `state`, in order, made one at a time (a generator, so a writer can wait for the socket between them). */
 export function* stateFrames(state: ManagerState, frameTarget = FRAME_TARGET): Generator<Buffer, StateCounts> {
   let messages = 0;
   for (const q of state.queues) messages += q.ids.length;
-  yield jsonFrame(FrameType.Begin, { nowMs: state.nowMs, lastIssued: state.lastIssued, clients: state.queues.length, messages });
+  let memberships = 0;
+  for (const g of state.groups ?? []) memberships += g.members.length;
+  yield jsonFrame(FrameType.Begin, { nowMs: state.nowMs, lastIssued: state.lastIssued, clients: state.queues.length, messages, memberships });
   let dataBytes = 0;
   for (const q of state.queues) {
     const header = Buffer.allocUnsafe(1 + q.client.length + 4);
@@ -74,7 +86,30 @@ export function* stateFrames(state: ManagerState, frameTarget = FRAME_TARGET): G
       i = end;
     }
   }
-  const counts = { clients: state.queues.length, messages, dataBytes };
+  for (const g of state.groups ?? []) {
+    let i = 0;
+    do {
+      // Members from i on while the frame stays under the target (ids are at most 65 bytes each).
+      const end = Math.min(g.members.length, i + Math.max(1, Math.floor(frameTarget / 65)));
+      let bytes = 1 + g.group.length + 4;
+      for (let j = i; j < end; j++) bytes += 1 + g.members[j]!.length;
+      const payload = Buffer.allocUnsafe(bytes);
+      payload[0] = g.group.length;
+      payload.write(g.group, 1, 'latin1');
+      let at = 1 + g.group.length;
+      payload.writeUInt32LE(end - i, at);
+      at += 4;
+      for (let j = i; j < end; j++) {
+        const id = g.members[j]!;
+        payload[at] = id.length;
+        payload.write(id, at + 1, 'latin1');
+        at += 1 + id.length;
+      }
+      yield frame(FrameType.Group, payload);
+      i = end;
+    } while (i < g.members.length);
+  }
+  const counts = { clients: state.queues.length, messages, dataBytes, memberships };
   yield jsonFrame(FrameType.End, counts);
   return counts;
 }
@@ -84,6 +119,8 @@ export interface StateSink {
   importClock(sourceNowMs: number, lastIssued: number): unknown;
   /** Appends messages to `client`'s queue; called once per MESSAGES frame. */
   importQueue(client: string, ids: number[], data: string[], expiresInMs: number[]): void;
+  /** Puts `members` in `group`; called once per GROUP frame. */
+  importGroup(group: string, members: string[]): void;
 }
 
 /** What BEGIN announced. */
@@ -92,6 +129,7 @@ export interface StateBegin {
   lastIssued: number;
   clients: number;
   messages: number;
+  memberships: number;
 }
 
 export class StateStreamError extends FrameError {
@@ -110,7 +148,7 @@ export class StateDecoder {
   private client: string | null = null;
   private left = 0;
   private lastId = 0;
-  private readonly got: StateCounts = { clients: 0, messages: 0, dataBytes: 0 };
+  private readonly got: StateCounts = { clients: 0, messages: 0, dataBytes: 0, memberships: 0 };
 
   constructor(private readonly sink: StateSink) {}
 
@@ -144,6 +182,9 @@ export class StateDecoder {
       case FrameType.Messages:
         this.onMessages(f.payload);
         return false;
+      case FrameType.Group:
+        this.onGroup(f.payload);
+        return false;
       case FrameType.End:
         this.onEnd(f);
         return true;
@@ -158,10 +199,12 @@ export class StateDecoder {
     const lastIssued = v.lastIssued;
     const clients = v.clients;
     const messages = v.messages;
+    // Absent from an older process, which has no groups.
+    const memberships = v.memberships ?? 0;
     if (typeof nowMs !== 'number' || !Number.isFinite(nowMs) || nowMs <= 0) throw new StateStreamError(`BEGIN: bad nowMs ${String(nowMs)}`);
     if (!isCount(lastIssued) || lastIssued > MAX_MESSAGE_ID) throw new StateStreamError(`BEGIN: bad lastIssued ${String(lastIssued)}`);
-    if (!isCount(clients) || !isCount(messages)) throw new StateStreamError('BEGIN: bad counts');
-    this.begun = { nowMs, lastIssued, clients, messages };
+    if (!isCount(clients) || !isCount(messages) || !isCount(memberships)) throw new StateStreamError('BEGIN: bad counts');
+    this.begun = { nowMs, lastIssued, clients, messages, memberships };
     this.sink.importClock(nowMs, lastIssued);
   }
 
@@ -219,12 +262,44 @@ export class StateDecoder {
     this.sink.importQueue(client, ids, data, expires);
   }
 
+  private onGroup(p: Buffer): void {
+    if (this.left !== 0) throw new StateStreamError(`GROUP while ${this.left} messages of ${this.client} are still to come`);
+    const length = p.length >= 1 ? p[0]! : 0;
+    if (length < 1 || p.length < 1 + length + 4) throw new StateStreamError('GROUP: bad length');
+    const group = p.toString('latin1', 1, 1 + length);
+    if (!isValidGroupName(group)) throw new StateStreamError('GROUP: not a valid group name');
+    const count = p.readUInt32LE(1 + length);
+    if (count === 0) throw new StateStreamError(`GROUP ${group} with no members`);
+    if (this.got.memberships + count > this.begun!.memberships) throw new StateStreamError(`more memberships than BEGIN announced (${this.begun!.memberships})`);
+    const members = new Array<string>(count);
+    let at = 1 + length + 4;
+    for (let i = 0; i < count; i++) {
+      const idLength = at < p.length ? p[at]! : 0;
+      if (idLength < 1 || idLength > MAX_CLIENT_ID_BYTES || at + 1 + idLength > p.length) throw new StateStreamError(`GROUP ${group}: member ${i} cut short`);
+      const id = p.toString('latin1', at + 1, at + 1 + idLength);
+      if (!isValidClientId(id)) throw new StateStreamError(`GROUP ${group}: member ${i} is not a valid client id`);
+      members[i] = id;
+      at += 1 + idLength;
+    }
+    if (at !== p.length) throw new StateStreamError('GROUP: bytes after the last member');
+    this.got.memberships += count;
+    this.sink.importGroup(group, members);
+  }
+
   private onEnd(f: Frame): void {
     if (this.left !== 0) throw new StateStreamError(`END while ${this.left} messages of ${this.client} are still to come`);
     const v = frameJson(f);
     const begun = this.begun!;
     const got = this.got;
-    if (v.clients !== got.clients || v.messages !== got.messages || v.dataBytes !== got.dataBytes || begun.clients !== got.clients || begun.messages !== got.messages) {
+    if (
+      v.clients !== got.clients ||
+      v.messages !== got.messages ||
+      v.dataBytes !== got.dataBytes ||
+      (v.memberships ?? 0) !== got.memberships ||
+      begun.clients !== got.clients ||
+      begun.messages !== got.messages ||
+      begun.memberships !== got.memberships
+    ) {
       throw new StateStreamError(
         `END counts ${JSON.stringify(v)} (BEGIN: ${begun.clients} clients, ${begun.messages} messages) do not match what came: ${JSON.stringify(got)}`,
       );

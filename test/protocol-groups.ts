@@ -1,0 +1,47 @@
+// PROTOCOL.md section 2, Groups, end to end on a real server (2 worker
+// threads, real HTTP polls): a publish reaches a held member at once and a
+// member between polls on its next poll, under one id, in order with its
+// direct messages, acknowledged by its cursor, exactly once.
+import t from 'tap';
+import { AppConnection } from './helpers/app-client.js';
+import { expectPollResponse } from './helpers/expect.js';
+import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
+import { startServer } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
+
+const server = await startServer(t, ['--threads', '2', '--poll-timeout', '5']);
+const port = server.httpPort;
+const app = await AppConnection.open(server.appPort, t);
+
+async function heldFor(client: string): Promise<void> {
+  await waitFor(`a held poll for ${client}`, async () => (await app.status(client)).connected);
+}
+
+t.test('one publish: at once to a held member, on the next poll to one between polls', async (t) => {
+  t.match(await app.request({ op: 'join', clients: ['gh-held', 'gh-away'], group: 'e2e.room' }), { ok: true, members: 2 });
+  const held = await RawHttpConnection.open(port, t);
+  held.write(requestBytes('GET', '/poll?client=gh-held&since=0'));
+  await heldFor('gh-held');
+
+  const published = await app.request({ op: 'publish', group: 'e2e.room', data: { n: 1 } });
+  t.match(published, { ok: true, queued: 2, full: 0 });
+  const id = published.id as number;
+  const first = expectPollResponse(t, await held.readResponse());
+  t.same(first, { cursor: id, messages: [{ n: 1 }] }, 'the held member got it at once');
+
+  const direct = await app.sendTo('gh-away', 'direct');
+  const away = await RawHttpConnection.open(port, t);
+  const body = expectPollResponse(t, await away.get('/poll?client=gh-away&since=0'));
+  t.same(body, { cursor: direct, messages: [{ n: 1 }, 'direct'] }, 'the member between polls gets it, in id order with its direct message');
+  const again = expectPollResponse(t, await away.get('/poll?client=gh-away&since=0'));
+  t.same(again, body, 'a lost answer is recovered with the old cursor');
+
+  // Acknowledged: the next poll with the cursor is held, and the next publish answers it once.
+  away.write(requestBytes('GET', `/poll?client=gh-away&since=${direct}`));
+  await heldFor('gh-away');
+  const second = await app.request({ op: 'publish', group: 'e2e.room', data: 2 });
+  t.same(expectPollResponse(t, await away.readResponse()), { cursor: second.id, messages: [2] });
+  t.match(await app.request({ op: 'status', client: 'gh-away' }), { ok: true, queued: 1, groups: ['e2e.room'] });
+  t.match(await app.request({ op: 'leave', clients: ['gh-held', 'gh-away'], group: 'e2e.room' }), { ok: true, members: 0 });
+  t.match(await app.request({ op: 'publish', group: 'e2e.room', data: 3 }), { ok: false, error: 'unknown_group' });
+});
