@@ -33,6 +33,7 @@ function setup() {
   } as unknown as NativeEngine;
   const manager: ManagerPort = {
     poll: (handle, since, client) => told.push(`poll ${handle} ${since} ${client}`),
+    stream: (handle, since, client) => told.push(`stream ${handle} ${since} ${client}`),
     gone: (handle) => told.push(`gone ${handle}`),
   };
   const handler = new RequestHandler(engine, parseArgs([]), manager);

@@ -33,6 +33,7 @@ import { ExpiryBuckets } from './expiry-buckets.js';
 import { HeldPolls, MAX_WORKERS } from './held-polls.js';
 import { IdCounter } from './id-counter.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import { deliverBacklog, deliverEvent } from './stream-delivery.js';
 import { CLIENT_BYTES, MESSAGE_BYTES, QUEUE_BYTES } from './memory-budget.js';
 import type { ManagerState, QueueState } from './manager-state.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
@@ -162,19 +163,19 @@ export class Manager implements WorkerRecordHandler {
    * its own cursor), acknowledges every message <= since, then answers at once
    * if messages wait, or remembers the poll.
    */
-  onPoll(worker: number, handle: number, client: string, since: number): void {
+  onPoll(worker: number, handle: number, client: string, since: number, stream = false): void {
     const hash = hashIdString(client);
     let entry = this.table.findString(hash, client);
     if (entry < 0) entry = this.table.addString(hash, client);
-    this.poll(entry, worker, handle, since);
+    this.poll(entry, worker, handle, since, stream);
   }
 
   /** onPoll() with the client id as the ASCII bytes `bytes[start, start + length)` (a ring record), read only during the call. */
-  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number): void {
+  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number, stream = false): void {
     const hash = hashIdBytes(bytes, start, length);
     let entry = this.table.findBytes(hash, bytes, start, length);
     if (entry < 0) entry = this.table.addBytes(hash, bytes, start, length);
-    this.poll(entry, worker, handle, since);
+    this.poll(entry, worker, handle, since, stream);
   }
 
   /** The held poll `handle` on `worker` ended without a delivery; ignored unless it is still a client's held poll. */
@@ -394,8 +395,8 @@ export class Manager implements WorkerRecordHandler {
     this.timer = null;
   }
 
-  /** A poll of the client of `entry` (just added, or known). */
-  private poll(entry: number, worker: number, handle: number, since: number): void {
+  /** A poll (or with `stream`, an event stream: ./stream-delivery.ts) of the client of `entry` (just added, or known). */
+  private poll(entry: number, worker: number, handle: number, since: number, stream: boolean): void {
     if (this.held.isHeld(entry)) {
       const oldWorker = this.held.workerOf(entry);
       const oldHandle = this.held.handleOf(entry);
@@ -415,16 +416,25 @@ export class Manager implements WorkerRecordHandler {
       // Everything left is after `since`. The queue stays filed under its old
       // oldest message's second, which is no later than the new one's: the
       // sweep then just files it again, cheaper than refiling on every poll.
-      const out = queue.bodyAfter(since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs);
-      if (out !== null) {
-        this.delivered += out.count;
-        this.workers[worker]!.deliver(handle, out.body);
-        return;
+      if (stream) {
+        const count = deliverBacklog(queue, since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs, this.workers[worker]!, handle);
+        this.delivered += count;
+        if (count === 0) {
+          this.queues.delete(entry);
+          this.recycle(queue);
+        }
+      } else {
+        const out = queue.bodyAfter(since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs);
+        if (out !== null) {
+          this.delivered += out.count;
+          this.workers[worker]!.deliver(handle, out.body);
+          return;
+        }
+        this.queues.delete(entry);
+        this.recycle(queue);
       }
-      this.queues.delete(entry);
-      this.recycle(queue);
     }
-    this.held.hold(entry, worker, handle);
+    this.held.hold(entry, worker, handle, stream);
     if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
   }
 
@@ -452,7 +462,8 @@ export class Manager implements WorkerRecordHandler {
     if (queue === undefined) return entry;
     this.dropExpired(queue, now);
     if (queue.length === 0) return this.dropQueue(queue);
-    return queue.length >= this.maxQueue ? FULL : entry;
+    // A client with an open stream has received everything queued for it (./stream-delivery.ts).
+    return queue.length >= this.maxQueue && !this.held.hasStream(entry) ? FULL : entry;
   }
 
   /** Bytes one more message costs the budget for `entry` (ABSENT: a client without state yet). */
@@ -486,7 +497,10 @@ export class Manager implements WorkerRecordHandler {
     if (this.held.isHeld(entry)) {
       // Without a kept cursor, the poll's cursor is below every id issued since it came.
       const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
-      if (cursor === undefined || id > cursor) {
+      if ((cursor === undefined || id > cursor) && this.held.isStream(entry)) {
+        this.delivered++;
+        deliverEvent(id, data, this.deliveryLatency, this.workers[this.held.workerOf(entry)]!, this.held.handleOf(entry));
+      } else if (cursor === undefined || id > cursor) {
         const out = queue.bodyAfter(cursor ?? 0, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
         const worker = this.held.workerOf(entry);
         const handle = this.held.handleOf(entry);
