@@ -6,7 +6,7 @@ import { ResponseKind, type NativeEngine } from '../engine/binding.js';
 import { EventBytes, Method, readEvents, type EngineEventHandler } from '../engine/events.js';
 import { HTTP_ERRORS, httpErrorBody, type HttpErrorCode } from '../protocol/errors.js';
 import { jsonpErrorBody, wrapJsonp } from '../protocol/jsonp.js';
-import { emptyPollBody } from '../protocol/poll-body.js';
+import { emptyPollBody, replacedPollBody } from '../protocol/poll-body.js';
 import { verifyToken } from '../protocol/token.js';
 import { EventStreams } from './event-streams.js';
 import { HeldPolls, NOT_HELD } from './held-polls.js';
@@ -50,7 +50,7 @@ export class RequestHandler implements EngineEventHandler, ManagerRecordHandler 
   /** A RELEASE from the manager (a newer poll of the client replaced this one): answer it empty with its cursor. */
   release(handle: number): void {
     if (this.held.isStream(handle)) this.streams.replaced(handle);
-    else this.answerEmpty(handle, false);
+    else this.answerEmpty(handle, false, true);
   }
 
   /** Shutdown: every held poll gets its empty answer, every stream ends; the manager forgets them. */
@@ -108,11 +108,11 @@ export class RequestHandler implements EngineEventHandler, ManagerRecordHandler 
   }
 
   /** Answers a held poll empty with its cursor; `tellManager` unless the manager already forgot it (a release). */
-  private answerEmpty(handle: number, tellManager: boolean): void {
+  private answerEmpty(handle: number, tellManager: boolean, replaced = false): void {
     const since = this.held.take(handle);
     if (since === NOT_HELD) return;
     const callback = this.held.takenCallback;
-    const body = emptyPollBody(since);
+    const body = replaced ? replacedPollBody(since) : emptyPollBody(since);
     if (callback === undefined) this.engine.respond(handle, 200, ResponseKind.Json, body, null);
     else this.engine.respond(handle, 200, ResponseKind.Jsonp, wrapJsonp(callback, body), null);
     if (tellManager) this.manager.gone(handle);
