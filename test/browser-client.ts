@@ -148,10 +148,13 @@ async function run(): Promise<void> {
     await connected('offline-1');
     await sendSeq('offline-1', 0, 3);
     await waitGot(page, 3);
+    // The browser goes offline, and so does the path (emulation alone may spare a request in flight).
     await ctx.setOffline(true);
+    proxy.refusing = true;
     proxy.cut();
     await page.waitForFunction(() => (window as unknown as { states: string[] }).states.some((s) => s.startsWith('reconnecting')), undefined, { timeout: 30_000 });
     await sendSeq('offline-1', 3, 3);
+    proxy.refusing = false;
     await ctx.setOffline(false);
     await waitGot(page, 6);
     t.same(await seqs(page), [0, 1, 2, 3, 4, 5], 'all six, once each, in order');

@@ -74,15 +74,25 @@ export async function startPageServer(t: Test): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A TCP proxy to 127.0.0.1:`target`: cut() resets every connection through it; heads records each request head. */
+/**
+ * A TCP proxy to 127.0.0.1:`target`: cut() resets every connection through it; while `refusing`,
+ * new connections are reset at once (the network is down, whatever the browser believes);
+ * heads records each request head.
+ */
 export class CuttingProxy {
   readonly heads: string[] = [];
+  refusing = false;
   private readonly pairs = new Set<[Socket, Socket]>();
   private constructor(private readonly server: Server) {}
 
   static async start(t: Test, target: number): Promise<CuttingProxy> {
     let proxy: CuttingProxy | undefined;
     const server = createServer((down) => {
+      if (proxy!.refusing) {
+        down.on('error', () => undefined);
+        down.resetAndDestroy();
+        return;
+      }
       const up = connect(target, '127.0.0.1');
       const pair: [Socket, Socket] = [down, up];
       proxy!.pairs.add(pair);
