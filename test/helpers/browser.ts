@@ -28,6 +28,8 @@ export async function startBrowser(t: Test): Promise<Browser> {
     headless: true,
     // Root in a container has no user namespace for the sandbox.
     args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    // A sanitizer preload meant for the engine (native/asan.mk) is not for the browser.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k !== 'LD_PRELOAD' && v !== undefined)) as Record<string, string>,
   });
   const pid = server.process().pid;
   const browser = await chromium.connect(server.wsEndpoint());
