@@ -10,6 +10,7 @@
         "native/connections.cc",
         "native/request_reader.cc",
         "native/response_writer.cc",
+        "native/event_stream.cc",
         "native/connection_close.cc",
         "native/connection_timers.cc",
         "native/event_loop.cc",

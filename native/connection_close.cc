@@ -58,7 +58,7 @@ void Connections::drain_lingering(std::uint32_t slot) {
 
 void Connections::on_peer_gone(std::uint32_t slot) {
   Connection& c = table_.at(slot);
-  if (c.state == ConnState::kOutstanding && c.has(kHeld)) {
+  if ((c.state == ConnState::kOutstanding && c.has(kHeld)) || c.state == ConnState::kStreaming) {
     report_closed_and_close(slot);
     return;
   }
@@ -93,6 +93,10 @@ void Connections::on_peer_half_closed(std::uint32_t slot) {
     case ConnState::kLingering:
       close_connection(slot);
       return;
+    case ConnState::kStreaming:
+      // An EventSource closing (or a tab going away) ends the stream.
+      report_closed_and_close(slot);
+      return;
     case ConnState::kFree:
       return;
   }
@@ -104,7 +108,8 @@ void Connections::report_closed_and_close(std::uint32_t slot) {
   if (c.state == ConnState::kFree) return;
   // JS may have answered it while make_room ran it: nothing to report then, but
   // the peer is gone all the same.
-  if (c.state == ConnState::kOutstanding && c.has(kHeld)) {
+  if ((c.state == ConnState::kOutstanding && c.has(kHeld)) ||
+      (c.state == ConnState::kStreaming && !c.has(kCloseAfterWrite))) {
     events_.append(EventType::kClosed, 0, slot, c.gen, {}, {});
     loop_->wake();
   }
@@ -115,6 +120,8 @@ void Connections::close_connection(std::uint32_t slot) {
   Connection& c = table_.at(slot);
   timers_.cancel(slot);
   if (c.has(kHeld)) --held_;
+  // An ended stream (kCloseAfterWrite) was uncounted by end_stream().
+  if (c.state == ConnState::kStreaming && !c.has(kCloseAfterWrite)) --streams_;
   std::free(c.in);
   std::free(c.out);
   ::close(c.fd);  // also leaves the epoll set

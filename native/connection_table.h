@@ -38,6 +38,7 @@ enum class ConnState : std::uint8_t {
   kOutstanding,  // a request was reported to JS and is not answered yet
   kWriting,      // the response is partly written; the rest waits for EPOLLOUT
   kLingering,    // answered and closing: write side shut, input drained until EOF or timeout
+  kStreaming,    // an event stream: head sent, events written as they come (event_stream.cc)
 };
 
 // Per-connection flags (Connection::flags).
@@ -85,7 +86,7 @@ struct Connection {
   TimerNode timer;  // links into the engine's wheel; next doubles as the free-list link
   ConnState state;
   std::uint8_t flags;
-  std::uint16_t reserved;
+  std::uint16_t reserved;  // kStreaming: heartbeats in a row that found unsent bytes and no progress
   ByteBuffer* in;
   ByteBuffer* out;
 

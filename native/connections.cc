@@ -75,6 +75,7 @@ void Connections::close_all() {
   }
   admission_->forget_open();
   held_ = 0;
+  streams_ = 0;
 }
 
 // ---- readiness ----------------------------------------------------------------
@@ -87,6 +88,7 @@ void Connections::on_ready(std::uint32_t slot, std::uint32_t e) {
   }
   Connection& c = table_.at(slot);
   if ((e & EPOLLOUT) && c.state == ConnState::kWriting) on_writable(slot);
+  if ((e & EPOLLOUT) && c.state == ConnState::kStreaming) on_stream_writable(slot);
   if ((e & EPOLLIN) && c.state != ConnState::kFree) read_input(slot);
   if ((e & EPOLLRDHUP) && c.state != ConnState::kFree) on_peer_half_closed(slot);
 }
@@ -133,6 +135,9 @@ void Connections::on_timer(std::uint32_t slot) {
       if (c.state != ConnState::kOutstanding || !c.has(kHeld) || timers_.armed(slot)) return;
       events_.append(EventType::kTimeout, 0, slot, c.gen, {}, {});
       loop_->wake();
+      return;
+    case ConnState::kStreaming:
+      on_stream_timer(slot);
       return;
     case ConnState::kFree:
       return;

@@ -65,6 +65,17 @@ inline constexpr std::size_t kReadScratchBytes = 64 * 1024;
 struct ConnectionConfig {
   std::uint32_t head_timeout_ms = 10000;
   std::uint32_t keep_alive_timeout_ms = 60000;
+  // Event streams (event_stream.cc): a comment line after this long without
+  // other bytes; the stream is closed when its unsent bytes pass the limit.
+  std::uint32_t heartbeat_ms = 15000;
+  std::uint32_t max_stream_buffer = 1024 * 1024;
+};
+
+// What stream_write() did.
+enum class StreamWrite : std::uint8_t {
+  kWritten = 0,  // written, or kept to be written on EPOLLOUT
+  kStale = 1,    // (slot, gen) is no open stream: nothing written
+  kClosed = 2,   // the stream passed its unsent-bytes limit (or the socket failed) and is now closed; no CLOSED event follows
 };
 
 // The body and head of one response, as JS gave them.
@@ -117,6 +128,16 @@ class Connections {
   // False, doing nothing, when (slot, gen) is not an outstanding request.
   bool respond(std::uint32_t slot, std::uint32_t gen, const ResponseInput& response);
   bool hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms);
+  // Event streams (event_stream.cc). open_stream() turns the outstanding
+  // request into a stream: the head, then `body` (the first bytes, e.g. a
+  // retry: line); heartbeats start. False when (slot, gen) is no outstanding
+  // request, or the peer already left (then the connection is closed, no
+  // CLOSED follows). stream_write() appends complete events. end_stream()
+  // closes it once its unsent bytes are written. The peer leaving reports
+  // CLOSED, as for a held request.
+  bool open_stream(std::uint32_t slot, std::uint32_t gen, const char* body, std::size_t len);
+  StreamWrite stream_write(std::uint32_t slot, std::uint32_t gen, const char* data, std::size_t len);
+  bool end_stream(std::uint32_t slot, std::uint32_t gen);
   // Closes idle connections and answers the rest with Connection: close.
   void drain();
   bool draining() const { return draining_; }
@@ -129,6 +150,7 @@ class Connections {
   void close_all();
 
   std::uint64_t held() const { return held_; }
+  std::uint64_t streams() const { return streams_; }
   std::uint64_t bad_requests() const { return bad_requests_; }
 
  private:
@@ -155,6 +177,11 @@ class Connections {
   void response_done(std::uint32_t slot);
   void resume(std::uint32_t slot);
 
+  // event_stream.cc: writing a stream, its heartbeat, its unsent rest.
+  bool stream_send(std::uint32_t slot, const iovec* iov, int iov_count);
+  void on_stream_writable(std::uint32_t slot);
+  void on_stream_timer(std::uint32_t slot);
+
   // connection_close.cc: the peer leaving, lingering close, releasing.
   void finish_connection(std::uint32_t slot);
   void drain_lingering(std::uint32_t slot);
@@ -178,6 +205,7 @@ class Connections {
   bool stopped_ = false;
 
   std::uint64_t held_ = 0;
+  std::uint64_t streams_ = 0;  // open event streams (also counted in held_)
   std::uint64_t bad_requests_ = 0;
 };
 

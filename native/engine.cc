@@ -68,6 +68,18 @@ bool option_integer(Napi::Env env, const Napi::Object& options, const char* name
   return to_integer(env, v, std::string("Engine options.") + name, min, max, out);
 }
 
+// option_integer(), or `fallback` when the option is absent.
+bool optional_integer(Napi::Env env, const Napi::Object& options, const char* name, double min,
+                      double max, double fallback, double* out) {
+  Napi::Value v = options.Get(name);
+  if (env.IsExceptionPending()) return false;
+  if (v.IsUndefined()) {
+    *out = fallback;
+    return true;
+  }
+  return option_integer(env, options, name, min, max, out);
+}
+
 // Optional `sharedConnections`: an Int32Array over a SharedArrayBuffer whose
 // element 0 counts the connections of every engine given the same array.
 bool shared_connections_option(Napi::Env env, const Napi::Object& options, ServerConfig* cfg,
@@ -189,6 +201,9 @@ Napi::Function Engine::Define(Napi::Env env) {
                          InstanceMethod("listen", &Engine::Listen),
                          InstanceMethod("respond", &Engine::Respond),
                          InstanceMethod("hold", &Engine::Hold),
+                         InstanceMethod("stream", &Engine::Stream),
+                         InstanceMethod("write", &Engine::Write),
+                         InstanceMethod("end", &Engine::End),
                          InstanceMethod("drain", &Engine::Drain),
                          InstanceMethod("close", &Engine::Close),
                          InstanceMethod("stats", &Engine::Stats),
@@ -205,15 +220,19 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   }
   Napi::Object o = info[0].As<Napi::Object>();
   ServerConfig cfg;
-  double port, backlog, max_connections, head_timeout, keep_alive_timeout;
+  double port, backlog, max_connections, head_timeout, keep_alive_timeout, heartbeat, max_stream_buffer;
   if (!option_text(env, o, "host", &cfg.host) || !option_integer(env, o, "port", 0, 65535, &port) ||
       !option_integer(env, o, "backlog", 1, 2147483647, &backlog) ||
       !option_integer(env, o, "maxConnections", 1, 4294967295.0, &max_connections) ||
       !option_integer(env, o, "headTimeoutMs", 1, kMaxTimeoutMs, &head_timeout) ||
       !option_integer(env, o, "keepAliveTimeoutMs", 1, kMaxTimeoutMs, &keep_alive_timeout) ||
-      !option_text(env, o, "corsOrigin", &cfg.cors_origin)) {
+      !option_text(env, o, "corsOrigin", &cfg.cors_origin) ||
+      !optional_integer(env, o, "heartbeatMs", 1, kMaxTimeoutMs, cfg.heartbeat_ms, &heartbeat) ||
+      !optional_integer(env, o, "maxStreamBuffer", 1, 4294967295.0, cfg.max_stream_buffer, &max_stream_buffer)) {
     return;
   }
+  cfg.heartbeat_ms = static_cast<std::uint32_t>(heartbeat);
+  cfg.max_stream_buffer = static_cast<std::uint32_t>(max_stream_buffer);
   cfg.port = static_cast<std::uint16_t>(port);
   cfg.backlog = static_cast<int>(backlog);
   // One engine holds at most kMaxSlots connections (handles keep 24 bits for it).
@@ -362,6 +381,65 @@ Napi::Value Engine::Hold(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, server_->hold(slot, gen, timeout));
 }
 
+// The bytes of a Uint8Array or string argument (a string is converted into
+// `scratch`), for stream() and write(). Throws and returns false otherwise.
+bool Engine::BytesArg(const Napi::Value& v, const char* what, const char** data, std::size_t* len) {
+  Napi::Env env = v.Env();
+  if (v.IsTypedArray()) {
+    napi_typedarray_type type;
+    void* p = nullptr;
+    napi_get_typedarray_info(env, v, &type, len, &p, nullptr, nullptr);
+    if (type == napi_uint8_array) {
+      *data = static_cast<const char*>(p);
+      return true;
+    }
+  } else if (v.IsString()) {
+    std::size_t n = 0;
+    napi_get_value_string_utf8(env, v, nullptr, 0, &n);
+    char* p = body_.reserve(n + 1);
+    napi_get_value_string_utf8(env, v, p, n + 1, &n);
+    *data = p;
+    *len = n;
+    return true;
+  }
+  Napi::TypeError::New(env, std::string(what) + " must be a Uint8Array or a string, got " + describe(v))
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+Napi::Value Engine::Stream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::uint32_t slot = 0, gen = 0;
+  const char* data = nullptr;
+  std::size_t len = 0;
+  if (!to_handle(env, info[0], "stream", &slot, &gen) || !BytesArg(info[1], "stream: first", &data, &len)) {
+    return env.Undefined();
+  }
+  bool ok = server_->open_stream(slot, gen, data, len);
+  body_.trim();
+  return Napi::Boolean::New(env, ok);
+}
+
+Napi::Value Engine::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::uint32_t slot = 0, gen = 0;
+  const char* data = nullptr;
+  std::size_t len = 0;
+  if (!to_handle(env, info[0], "write", &slot, &gen) || !BytesArg(info[1], "write: bytes", &data, &len)) {
+    return env.Undefined();
+  }
+  StreamWrite result = server_->stream_write(slot, gen, data, len);
+  body_.trim();
+  return Napi::Number::New(env, static_cast<double>(result));
+}
+
+Napi::Value Engine::End(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::uint32_t slot = 0, gen = 0;
+  if (!to_handle(env, info[0], "end", &slot, &gen)) return env.Undefined();
+  return Napi::Boolean::New(env, server_->end_stream(slot, gen));
+}
+
 Napi::Value Engine::Drain(const Napi::CallbackInfo& info) {
   server_->drain();
   return info.Env().Undefined();
@@ -382,6 +460,7 @@ Napi::Value Engine::Stats(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("connections", Napi::Number::New(env, static_cast<double>(s.connections)));
   o.Set("held", Napi::Number::New(env, static_cast<double>(s.held)));
+  o.Set("streams", Napi::Number::New(env, static_cast<double>(s.streams)));
   o.Set("accepted", Napi::Number::New(env, static_cast<double>(s.accepted)));
   o.Set("refused", Napi::Number::New(env, static_cast<double>(s.refused)));
   o.Set("badRequests", Napi::Number::New(env, static_cast<double>(s.bad_requests)));

@@ -39,6 +39,10 @@ class Engine : public Napi::ObjectWrap<Engine>, private EventSink {
   Napi::Value Listen(const Napi::CallbackInfo& info);
   Napi::Value Respond(const Napi::CallbackInfo& info);
   Napi::Value Hold(const Napi::CallbackInfo& info);
+  Napi::Value Stream(const Napi::CallbackInfo& info);
+  bool BytesArg(const Napi::Value& v, const char* what, const char** data, std::size_t* len);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -161,6 +161,12 @@ bool apply_header(const HttpHeader& header, HttpRequest* out, bool* seen_content
         read_connection_options(header.value, connection);
       }
       break;
+    case 13:
+      // An EventSource reconnecting sends the last event id it saw; the first one wins, as below.
+      if (out->last_event_id.empty() && equals_ignoring_case(header.name, "last-event-id")) {
+        out->last_event_id = header.value;
+      }
+      break;
     case 14:
       if (equals_ignoring_case(header.name, "content-length")) {
         std::uint64_t length = 0;
@@ -270,6 +276,7 @@ ParseStatus parse_request_head(const char* data, std::size_t len, HttpRequest* o
   out->content_length = 0;
   out->has_transfer_encoding = false;
   out->access_control_request_headers = {};
+  out->last_event_id = {};
   out->header_count = 0;
 
   // The scan window: a head must end within kMaxHeadBytes, so running out of

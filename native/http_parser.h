@@ -49,6 +49,7 @@ struct HttpRequest {
   std::uint64_t content_length = 0;  // 0 when absent
   bool has_transfer_encoding = false;
   std::string_view access_control_request_headers;  // empty when absent; the first one if repeated
+  std::string_view last_event_id;  // Last-Event-ID (Server-Sent Events resume); empty when absent; the first one if repeated
   std::size_t header_count = 0;  // headers[0..header_count) are the first ones sent, at most kMaxHeaders
   HttpHeader headers[kMaxHeaders];
   // Holds "/?query" for "http://host?query", the one origin-form that is not a

@@ -117,6 +117,9 @@ ResponseTemplates::ResponseTemplates(std::string_view cors_origin) {
   for (std::uint8_t k = 0; k < kResponseKindCount; ++k) {
     kinds_[k] = kind_block_for(static_cast<ResponseKind>(k), cors_origin);
   }
+  stream_head_ = std::string(status_line(200)) + "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n" +
+                 "Access-Control-Allow-Origin: " + std::string(cors_origin) +
+                 "\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
   for (std::size_t e = 0; e < kHttpErrorCount; ++e) {
     const HttpErrorInfo& info = kHttpErrors[e];
     std::string body = std::string("{\"error\":\"") + info.code + "\",\"message\":\"" + info.message + "\"}";

@@ -62,6 +62,12 @@ class ResponseTemplates {
   // count. Statuses 1xx, 204 and 304 carry neither Content-Length nor a body.
   int gather(const ResponseSpec& spec, char* tail, iovec* iov, std::size_t* total) const;
 
+  // The head of an event stream (event_stream.cc): 200, Content-Type:
+  // text/event-stream, Cache-Control: no-store, CORS, X-Accel-Buffering: no
+  // (proxies must not buffer it), Connection: close and no Content-Length: the
+  // body runs until the connection closes.
+  std::string_view stream_head() const { return stream_head_; }
+
   // A complete prebuilt error response (ends with Connection: close).
   std::string_view error(HttpError e) const { return errors_[static_cast<std::size_t>(e)]; }
 
@@ -77,6 +83,7 @@ class ResponseTemplates {
   std::uint32_t status_end_[kMaxStatus - kMinStatus + 1];
   std::string kinds_[kResponseKindCount];
   std::string errors_[kHttpErrorCount];
+  std::string stream_head_;
 };
 
 // The reason phrase of a status ("" when it has no registered one).

@@ -128,8 +128,11 @@ void Connections::parse_head(std::uint32_t slot, const char* data, std::size_t l
     answer_error(slot, HttpError::kPayloadTooLarge);
     return;
   }
+  // The one header value JS needs, by method (src/engine/events.ts): a preflight's
+  // Access-Control-Request-Headers, a GET's Last-Event-ID.
   std::string_view acrh;
   if (req.method == Method::kOptions) acrh = req.access_control_request_headers;
+  if (req.method == Method::kGet) acrh = req.last_event_id;
   if (!make_room(EventBatch::record_size(req.target.size(), acrh.size()))) return;
   // make_room may have run JS; drain() closes connections in kHead. Nothing else
   // JS can do touches this connection or the bytes `req` points into.

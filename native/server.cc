@@ -27,6 +27,8 @@ ConnectionConfig connection_config(const ServerConfig& c) {
   ConnectionConfig a;
   a.head_timeout_ms = c.head_timeout_ms;
   a.keep_alive_timeout_ms = c.keep_alive_timeout_ms;
+  a.heartbeat_ms = c.heartbeat_ms;
+  a.max_stream_buffer = c.max_stream_buffer;
   return a;
 }
 
@@ -128,6 +130,7 @@ ServerStats Server::current_stats() const {
   ServerStats s;
   s.connections = acceptor_.open();
   s.held = connections_.held();
+  s.streams = connections_.streams();
   s.accepted = acceptor_.accepted();
   s.refused = acceptor_.refused();
   s.bad_requests = connections_.bad_requests();

@@ -43,11 +43,14 @@ struct ServerConfig {
   std::uint32_t head_timeout_ms = 10000;
   std::uint32_t keep_alive_timeout_ms = 60000;
   std::string cors_origin = "*";
+  std::uint32_t heartbeat_ms = 15000;
+  std::uint32_t max_stream_buffer = 1024 * 1024;
 };
 
 struct ServerStats {
   std::uint64_t connections = 0;
   std::uint64_t held = 0;
+  std::uint64_t streams = 0;
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;
   std::uint64_t bad_requests = 0;
@@ -75,6 +78,13 @@ class Server final : private LoopHandler {
   bool hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms) {
     return connections_.hold(slot, gen, timeout_ms);
   }
+  bool open_stream(std::uint32_t slot, std::uint32_t gen, const char* body, std::size_t len) {
+    return connections_.open_stream(slot, gen, body, len);
+  }
+  StreamWrite stream_write(std::uint32_t slot, std::uint32_t gen, const char* data, std::size_t len) {
+    return connections_.stream_write(slot, gen, data, len);
+  }
+  bool end_stream(std::uint32_t slot, std::uint32_t gen) { return connections_.end_stream(slot, gen); }
   void drain();
   // Hard stop. `done(arg)` runs once the libuv handles are closed (maybe later,
   // maybe at once). Called during an event delivery, the stop completes when the

@@ -16,6 +16,10 @@ export interface Config {
   /** 0 means "as many as the open-file limit allows", resolved at start-up. */
   readonly maxConnections: number;
   readonly corsOrigin: string;
+  /** GET /events: a heartbeat comment line after this long without other bytes. */
+  readonly heartbeatMs: number;
+  /** GET /events: unsent bytes past this close a stream (its client resumes by Last-Event-ID). */
+  readonly maxStreamBuffer: number;
   readonly appHost: string;
   readonly appPort: number;
   readonly appSecret: string | undefined;
@@ -71,6 +75,8 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'keepalive-timeout': { key: 'keepAliveTimeoutMs', kind: 'seconds', min: 0.1, max: 86400, default: 60, help: 'seconds an idle keep-alive connection is kept' },
   'head-timeout': { key: 'headTimeoutMs', kind: 'seconds', min: 0.1, max: 3600, default: 10, help: 'seconds a connection may take to send a complete request head' },
   'max-connections': { key: 'maxConnections', kind: 'int', min: 1, max: 100_000_000, default: 0, defaultText: 'the open-file limit', help: 'connections held at most by the whole process; later ones get 503' },
+  heartbeat: { key: 'heartbeatMs', kind: 'seconds', min: 0.1, max: 3600, default: 15, help: 'seconds of silence after which an event stream (GET /events) gets a heartbeat comment line' },
+  'max-stream-buffer': { key: 'maxStreamBuffer', kind: 'bytes', min: 4096, max: 2 ** 31, default: 1 << 20, help: 'unsent bytes an event stream may have; past it the stream is closed and its client resumes by Last-Event-ID (suffixes K, M, G)' },
   'cors-origin': { key: 'corsOrigin', kind: 'header', default: '*', help: 'Access-Control-Allow-Origin on every response' },
   'app-host': { key: 'appHost', kind: 'text', default: '127.0.0.1', help: 'address of the app (JSON lines over TCP) server' },
   'app-port': { key: 'appPort', kind: 'port', default: 9090, help: 'app server port (0 = any free port)' },

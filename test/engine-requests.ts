@@ -19,7 +19,7 @@ t.test('a GET is handed over as one REQUEST event', async (t) => {
   t.equal(ev.acrh, '', 'no Access-Control-Request-Headers outside OPTIONS');
   t.ok(ev.gen > 0 && ev.gen < 2 ** 29, 'generation is within the handle range');
   t.equal(ev.handle, ev.gen * 2 ** 24 + ev.slot, 'handle = gen * 2^24 + slot');
-  t.same(h.engine.stats(), { connections: 1, held: 0, accepted: 1, refused: 0, badRequests: 0 }, 'stats');
+  t.same(h.engine.stats(), { connections: 1, held: 0, streams: 0, accepted: 1, refused: 0, badRequests: 0 }, 'stats');
 
   t.ok(h.engine.respond(ev.handle, 200, ResponseKind.Json, '{"cursor":3,"messages":[]}', null), 'respond returns true');
   const res = await conn.readResponse();

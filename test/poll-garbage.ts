@@ -82,6 +82,7 @@ t.test('the worker: a /poll held and answered at its timeout promotes nothing', 
   let records = 0;
   const handler = new RequestHandler(engine, parseArgs([]), {
     poll: () => records++,
+    stream: () => records++,
     gone: () => records++,
   });
   const targets = Array.from({ length: CLIENTS }, (_, i) => `/poll?client=user:${String(i).padStart(11, '0')}&since=1700000000000000`);

@@ -7,6 +7,7 @@ import { AppConnection } from './helpers/app-client.js';
 import { expectPollResponse } from './helpers/expect.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
 import { startServer } from './helpers/server.js';
+import { SseStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
 
 const server = await startServer(t, ['--threads', '2', '--poll-timeout', '5']);
@@ -16,6 +17,25 @@ const app = await AppConnection.open(server.appPort, t);
 async function heldFor(client: string): Promise<void> {
   await waitFor(`a held poll for ${client}`, async () => (await app.status(client)).connected);
 }
+
+t.test('a member on an event stream: backlog merged by id, each publish at once, resume by Last-Event-ID', async (t) => {
+  t.match(await app.request({ op: 'join', clients: ['gs-1'], group: 'e2e.stream' }), { ok: true, members: 1 });
+  const p1 = (await app.request({ op: 'publish', group: 'e2e.stream', data: 'p1' })).id as number;
+  const d1 = await app.sendTo('gs-1', 'd1');
+  const s = await SseStream.open(port, '/events?client=gs-1', {}, t);
+  t.same((await s.take(2)).map((e) => [Number(e.id), e.data]), [[p1, '"p1"'], [d1, '"d1"']], 'the backlog, publish and direct message, in id order');
+  await heldFor('gs-1');
+  const p2 = await app.request({ op: 'publish', group: 'e2e.stream', data: { n: 2 } });
+  t.match(p2, { ok: true, queued: 1, full: 0 });
+  const d2 = await app.sendTo('gs-1', 'd2');
+  t.same((await s.take(2)).map((e) => [Number(e.id), e.data]), [[p2.id, '{"n":2}'], [d2, '"d2"']], 'then each message at once, in order');
+  s.close();
+  // Written is not acknowledged: a reconnect from the middle gets exactly the rest.
+  const again = await SseStream.open(port, '/events?client=gs-1', { 'Last-Event-ID': String(d1) }, t);
+  t.same((await again.take(2)).map((e) => Number(e.id)), [p2.id, d2], 'resumed after the last event it had, nothing twice');
+  again.close();
+  t.match(await app.request({ op: 'leave', client: 'gs-1', group: 'e2e.stream' }), { ok: true, members: 0 });
+});
 
 t.test('one publish: at once to a held member, on the next poll to one between polls', async (t) => {
   t.match(await app.request({ op: 'join', clients: ['gh-held', 'gh-away'], group: 'e2e.room' }), { ok: true, members: 2 });

@@ -7,7 +7,7 @@ import t from 'tap';
 import { ResponseKind, type NativeEngine } from '../src/engine/binding.js';
 import { makeHandle, Method } from '../src/engine/events.js';
 import { parseArgs } from '../src/config.js';
-import { emptyPollBody } from '../src/protocol/poll-body.js';
+import { emptyPollBody, replacedPollBody } from '../src/protocol/poll-body.js';
 import { wrapJsonp } from '../src/protocol/jsonp.js';
 import { RequestHandler } from '../src/worker/request-handler.js';
 import { HeldPolls, NOT_HELD } from '../src/worker/held-polls.js';
@@ -33,6 +33,7 @@ function setup() {
   } as unknown as NativeEngine;
   const manager: ManagerPort = {
     poll: (handle, since, client) => told.push(`poll ${handle} ${since} ${client}`),
+    stream: (handle, since, client) => told.push(`stream ${handle} ${since} ${client}`),
     gone: (handle) => told.push(`gone ${handle}`),
   };
   const handler = new RequestHandler(engine, parseArgs([]), manager);
@@ -41,13 +42,13 @@ function setup() {
   return { handler, poll, answers: () => take(answers), told: () => take(told) };
 }
 
-t.test('a release is answered empty with the cursor the poll asked with, and the manager is not told', async (t) => {
+t.test('a release is answered empty with the cursor the poll asked with, marked replaced, and the manager is not told', async (t) => {
   const { handler, poll, answers, told } = setup();
   const h = makeHandle(3, 7);
   poll(h, 'client=ann&since=1700000000000123');
   t.same(told(), [`poll ${h} 1700000000000123 ann`], 'the manager hears of the poll');
   handler.release(h);
-  t.same(answers(), [{ handle: h, status: 200, kind: ResponseKind.Json, body: emptyPollBody(1_700_000_000_000_123) }]);
+  t.same(answers(), [{ handle: h, status: 200, kind: ResponseKind.Json, body: replacedPollBody(1_700_000_000_000_123) }]);
   t.same(told(), [], 'no GONE: the manager released it');
   t.equal(handler.held.size, 0);
   handler.release(h);
@@ -64,7 +65,7 @@ t.test('JSONP: a release and a delivery are wrapped in the poll\'s callback', as
   handler.release(a);
   handler.deliver(b, Buffer.from('{"cursor":9,"messages":[1]}'));
   t.same(answers(), [
-    { handle: a, status: 200, kind: ResponseKind.Jsonp, body: wrapJsonp('cb1', emptyPollBody(5)) },
+    { handle: a, status: 200, kind: ResponseKind.Jsonp, body: wrapJsonp('cb1', replacedPollBody(5)) },
     { handle: b, status: 200, kind: ResponseKind.Jsonp, body: wrapJsonp('cb2', '{"cursor":9,"messages":[1]}') },
   ]);
 });
@@ -92,7 +93,7 @@ t.test('a close is told as GONE; a release for an older poll on the same slot is
   handler.release(old);
   t.same(answers(), [], 'the release of the ended poll does not touch the new one');
   handler.release(next);
-  t.same(answers(), [{ handle: next, status: 200, kind: ResponseKind.Json, body: emptyPollBody(3) }]);
+  t.same(answers(), [{ handle: next, status: 200, kind: ResponseKind.Json, body: replacedPollBody(3) }]);
 });
 
 t.test('HeldPolls: slots across pages, generations up to the last, shutdown listing', async (t) => {

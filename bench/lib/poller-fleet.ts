@@ -17,6 +17,8 @@ export interface FleetSettings {
   /** Every process stops by itself after this many seconds. */
   maxSeconds: number;
   registry: ProcessRegistry;
+  /** Long-polls (default) or event streams (GET /events): the loadgen mode of the clients. */
+  mode?: 'poll' | 'sse';
 }
 
 export interface PollerTotals {
@@ -59,7 +61,7 @@ export class PollerFleet {
     for (let i = 0, start = first; i < n; i++) {
       const size = Math.floor(count / n) + (i < count % n ? 1 : 0);
       const s = this.settings;
-      const args = ['poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), ...nextSourceFlags(size)];
+      const args = [s.mode ?? 'poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), ...nextSourceFlags(size)];
       this.processes.push(startLoadgen(s.loadgen, args, `poll c${start}+${size}`, s.registry));
       this.ranges.push({ first: start, count: size });
       start += size;

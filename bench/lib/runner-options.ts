@@ -1,10 +1,10 @@
 // The bench runner's command line (`node dist/bench/run.js --help`), validated once and frozen.
 import { TARGET_NAMES, type TargetName } from './server-process.js';
 
-export const SCENARIO_NAMES = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'broadcast', 'repoll', 'million'] as const;
+export const SCENARIO_NAMES = ['idle', 'throughput', 'sse', 'latency', 'churn', 'fanout', 'broadcast', 'repoll', 'million'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /** What `npm run bench` (and --scenario all) runs: million only when named, it needs the VM. */
-export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['idle', 'throughput', 'latency', 'churn', 'fanout', 'broadcast', 'repoll'];
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['idle', 'throughput', 'sse', 'latency', 'churn', 'fanout', 'broadcast', 'repoll'];
 /** Connections of the million scenario unless --connections says otherwise. */
 export const MILLION_DEFAULT_CONNECTIONS = 1_000_000;
 
@@ -34,10 +34,12 @@ export interface RunnerOptions {
   /** million: which send forms to run, in order (default both). */
   readonly forms: readonly MillionForm[];
   readonly help: boolean;
+  /** How the clients subscribe: long-polls (default), or event streams (set by the sse scenario). */
+  readonly transport?: 'poll' | 'sse';
 }
 
 export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/run.js [flags] after a build)
-  --scenario LIST     idle,throughput,latency,churn,fanout,broadcast,repoll,million or all (default all:
+  --scenario LIST     idle,throughput,sse,latency,churn,fanout,broadcast,repoll,million or all (default all:
                       every one but million, which needs a machine with a high open-files limit)
   --target T          both (default), megacomet or baseline; --only-baseline = --target baseline
   --connections N[,N] clients (idle: levels, default 1000,5000,15000; throughput/latency 10000;

@@ -8,6 +8,7 @@
 #include "churn_clients.h"
 #include "options.h"
 #include "poll_clients.h"
+#include "sse_clients.h"
 #include "stop_signal.h"
 
 namespace {
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
       return loadgen::run_app_sender(options);
     case loadgen::Mode::churn:
       return loadgen::run_churn_clients(options);
+    case loadgen::Mode::sse:
+      return loadgen::run_sse_clients(options);
   }
   return 2;
 }

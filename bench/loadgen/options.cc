@@ -50,6 +50,7 @@ void print_usage() {
                "usage: loadgen poll  --port P [--host H] --clients N [--first-client K] [--prefix c]\n"
                "                     [--src-base 2] [--src-count 4] [--concurrency 256]\n"
                "                     [--connect-rate R]\n"
+               "       loadgen sse   (the poll flags: event streams, GET /events, instead of polls)\n"
                "       loadgen send  --app-port Q [--app-host H] --clients N [--first-client K]\n"
                "                     --messages M [--rate R] [--window W] [--fanout G | --publish GROUP]\n"
                "                     [--order random|sequential] [--first-seq K] [--stall-seconds 15]\n"
@@ -74,6 +75,8 @@ bool parse_options(int argc, char** argv, Options& out) {
     out.mode = Mode::poll;
   } else if (std::strcmp(mode, "send") == 0) {
     out.mode = Mode::send;
+  } else if (std::strcmp(mode, "sse") == 0) {
+    out.mode = Mode::sse;
   } else if (std::strcmp(mode, "churn") == 0) {
     out.mode = Mode::churn;
     out.prefix = "h";
@@ -168,6 +171,7 @@ bool parse_options(int argc, char** argv, Options& out) {
   if (out.progress_interval < 0.05) out.progress_interval = 0.05;
   switch (out.mode) {
     case Mode::poll:
+    case Mode::sse:
       if (out.port == 0 || out.clients == 0) {
         std::fprintf(stderr, "loadgen poll: --port and --clients (at least 1) are required\n");
         return false;

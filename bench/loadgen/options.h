@@ -6,7 +6,7 @@
 
 namespace loadgen {
 
-enum class Mode { poll, send, churn };
+enum class Mode { poll, send, churn, sse };
 
 // send without --fanout: which client each message goes to.
 enum class SendOrder {

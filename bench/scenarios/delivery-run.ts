@@ -51,7 +51,7 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
   const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, plan.pollTimeout), ctx.registry);
   const fleet = new PollerFleet({
     loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
-    connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
+    connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, mode: ctx.options.transport,
   });
   try {
     fleet.add(0, plan.clients);

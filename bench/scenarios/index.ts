@@ -8,6 +8,7 @@ import { latency } from './latency.js';
 import { million } from './million.js';
 import { repoll } from './repoll.js';
 import type { Scenario } from './scenario.js';
+import { sse } from './sse.js';
 import { throughput } from './throughput.js';
 
-export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, latency, churn, fanout, broadcast, repoll, million };
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, sse, latency, churn, fanout, broadcast, repoll, million };

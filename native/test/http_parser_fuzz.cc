@@ -90,6 +90,7 @@ struct RefRequest {
   std::uint64_t content_length = 0;
   bool transfer_encoding = false;
   std::string_view acrh;
+  std::string_view last_event_id;
   std::vector<RefHeader> headers;
 };
 
@@ -199,6 +200,8 @@ bool ref_semantics(RefRequest* r) {
       r->transfer_encoding = true;
     } else if (ref_iequals(h.name, "access-control-request-headers") && r->acrh.empty()) {
       r->acrh = h.value;
+    } else if (ref_iequals(h.name, "last-event-id") && r->last_event_id.empty()) {
+      r->last_event_id = h.value;
     }
   }
   r->keep_alive = !close && (r->minor == 1 || keep_alive);
@@ -269,6 +272,7 @@ void check_against_reference(const char* data, std::size_t input_size, const Out
       CHECK(r.content_length == ref.content_length);
       CHECK(r.has_transfer_encoding == ref.transfer_encoding);
       CHECK(r.access_control_request_headers == ref.acrh);
+      CHECK(r.last_event_id == ref.last_event_id);
       CHECK(r.header_count == std::min(ref.headers.size(), kMaxHeaders));
       for (std::size_t i = 0; i < r.header_count; ++i) {
         CHECK(r.headers[i].name == ref.headers[i].name);
@@ -317,6 +321,7 @@ void check_whole(const char* data, std::size_t input_size, const Outcome& got,
         (r.target.data() == r.target_storage && r.target.size() <= sizeof r.target_storage &&
          r.target.substr(0, 2) == "/?"));
   CHECK(inside(r.access_control_request_headers, data, got.consumed));
+  CHECK(inside(r.last_event_id, data, got.consumed));
   for (std::size_t i = 0; i < r.header_count; ++i) {
     CHECK(inside(r.headers[i].name, data, got.consumed));
     CHECK(inside(r.headers[i].value, data, got.consumed));

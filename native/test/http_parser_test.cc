@@ -89,7 +89,8 @@ void expect_invariants(Case& c, const Parsed& parsed) {
       (inside(r.target, storage) && r.target.data() == storage.data() && r.target.size() > 1 &&
        r.target.substr(0, 2) == "/?");
   c.expect(target_inside, "the target points outside the head and is no origin-form of one");
-  bool views_inside = inside(r.method_text, head) && inside(r.access_control_request_headers, head);
+  bool views_inside = inside(r.method_text, head) && inside(r.access_control_request_headers, head) &&
+                      inside(r.last_event_id, head);
   for (std::size_t i = 0; i < r.header_count && i < kMaxHeaders; ++i) {
     views_inside =
         views_inside && inside(r.headers[i].name, head) && inside(r.headers[i].value, head);
@@ -143,6 +144,7 @@ struct CompleteRow {
   std::uint64_t content_length = 0;
   bool transfer_encoding = false;
   std::string_view acrh = {};
+  std::string_view last_event_id = {};
   HeaderList headers = {};
   std::size_t header_count = ~std::size_t{0};  // defaults to headers.size()
 };
@@ -249,6 +251,16 @@ const std::vector<CompleteRow> kCompleteRows = {
      .target = "/poll",
      .acrh = "a",
      .headers = {{"Access-Control-Request-Headers", "a"}, {"Access-Control-Request-Headers", "b"}}},
+    {.name = "an EventSource's Last-Event-ID, trimmed",
+     .input = "GET /events?client=a HTTP/1.1\r\nAccept: text/event-stream\r\nlast-event-id:  42 \r\n\r\n",
+     .target = "/events?client=a",
+     .last_event_id = "42",
+     .headers = {{"Accept", "text/event-stream"}, {"last-event-id", "42"}}},
+    {.name = "the first Last-Event-ID wins",
+     .input = "GET /events HTTP/1.1\r\nLast-Event-ID: 1\r\nLAST-EVENT-ID: 2\r\n\r\n",
+     .target = "/events",
+     .last_event_id = "1",
+     .headers = {{"Last-Event-ID", "1"}, {"LAST-EVENT-ID", "2"}}},
     {.name = "Content-Length",
      .input = "POST / HTTP/1.1\r\nContent-Length: 42\r\n\r\n",
      .method = Method::kPost,
@@ -308,6 +320,7 @@ void expect_request(Case& c, const CompleteRow& row) {
   c.expect_eq(r.content_length, row.content_length, "content_length");
   c.expect_eq(r.has_transfer_encoding, row.transfer_encoding, "has_transfer_encoding");
   c.expect_eq(r.access_control_request_headers, row.acrh, "access_control_request_headers");
+  c.expect_eq(r.last_event_id, row.last_event_id, "last_event_id");
   const std::size_t want_count =
       row.header_count != ~std::size_t{0} ? row.header_count : row.headers.size();
   if (!c.expect_eq(r.header_count, want_count, "header_count")) return;

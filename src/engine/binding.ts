@@ -31,13 +31,29 @@ export interface EngineOptions {
   keepAliveTimeoutMs: number;
   /** Value of Access-Control-Allow-Origin on every response, baked into the head templates. */
   corsOrigin: string;
+  /** Event streams: a ":" comment line after this long without other bytes (default 15000). */
+  heartbeatMs?: number;
+  /** Event streams: unsent bytes past this close the stream (default 1 MiB); see native/event_stream.cc. */
+  maxStreamBuffer?: number;
+}
+
+/** What write() did to an event stream. */
+export const enum StreamWrite {
+  /** Written (or kept, and finished when the socket takes it). */
+  Written = 0,
+  /** The handle is no open stream (ended, or its peer left: CLOSED was or will be reported). Nothing written. */
+  Stale = 1,
+  /** This write passed the stream's unsent-bytes limit, or the socket failed: the stream is closed now and no CLOSED follows. */
+  Closed = 2,
 }
 
 export interface EngineStats {
   /** Open client connections now (including ones closing after their last response). */
   connections: number;
-  /** Requests held with hold() and not yet answered. */
+  /** Requests held with hold() and not yet answered, and open event streams. */
   held: number;
+  /** Open event streams (stream() and not ended). */
+  streams: number;
   /** Connections accepted since start. */
   accepted: number;
   /** Connections refused (max connections or fd limit) since start. */
@@ -94,6 +110,19 @@ export interface NativeEngine {
    * closed its side (the engine then closes the connection; no CLOSED follows).
    */
   hold(handle: number, timeoutMs: number): boolean;
+  /**
+   * Turns the request `handle` into an event stream (native/event_stream.cc):
+   * writes the head (200, text/event-stream, no-store, CORS, Connection:
+   * close, no Content-Length) and `first`, and keeps the connection open with
+   * a heartbeat comment line after heartbeatMs of silence. The peer leaving
+   * reports CLOSED; there is no TIMEOUT. Returns false if stale, or if the peer
+   * has already closed (then no CLOSED follows).
+   */
+  stream(handle: number, first: Uint8Array | string): boolean;
+  /** Appends complete events to the stream `handle` (a Uint8Array is read without a copy, like respond()'s body). */
+  write(handle: number, bytes: Uint8Array | string): StreamWrite;
+  /** Ends the stream `handle` once its unsent bytes are written; no CLOSED follows. False if stale. */
+  end(handle: number): boolean;
   /**
    * Graceful stop: closes the listening socket, closes connections with no
    * outstanding request, and makes every later response close its connection

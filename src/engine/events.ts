@@ -14,8 +14,9 @@
 //
 // REQUEST: a complete request head; method is a Method; target is the
 //   request-target in origin-form (latin1; "*" for OPTIONS *; an absolute-form
-//   "http://host/x?q" arrives as "/x?q"); acrh is the Access-Control-Request-Headers value
-//   (only for OPTIONS, else length 0). The request stays outstanding until
+//   "http://host/x?q" arrives as "/x?q"); acrh is one header's value, by
+//   method: Access-Control-Request-Headers for OPTIONS, Last-Event-ID for GET
+//   (an EventSource resuming GET /events), else length 0. The request stays outstanding until
 //   respond() (or the connection dies: then CLOSED if it was held, nothing
 //   otherwise). One request per connection is outstanding at a time: the
 //   next one (pipelined) is reported after this one is answered. A request
@@ -61,7 +62,7 @@ export function handleSlot(handle: number): number {
 
 /** What a reader of the event batch does with each event. */
 export interface EngineEventHandler {
-  /** `target` is the request-target in origin-form (an absolute-form one reduced to its path and query); `acrh` the Access-Control-Request-Headers value ('' unless OPTIONS). */
+  /** `target` is the request-target in origin-form (an absolute-form one reduced to its path and query); `acrh` the Access-Control-Request-Headers value for OPTIONS, the Last-Event-ID value for GET, else ''. */
   onRequest(handle: number, method: number, target: string, acrh: string): void;
   onTimeout(handle: number): void;
   onClosed(handle: number): void;

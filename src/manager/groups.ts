@@ -83,8 +83,13 @@ export interface MessageList {
 export interface MemberHost {
   /** Unexpired direct (not group) messages queued for the client of `entry`. */
   directQueued(entry: number, now: number): number;
-  /** Answers the client's held poll with `body` (the publish `id` alone) if it has one whose cursor is below `id`. */
-  deliverHeld(entry: number, id: number, body: string, now: number): void;
+  /**
+   * Hands the publish `id` (`data`; `body` is its poll body, built once) to the client's held
+   * poll or open stream, if it has one whose cursor is below `id`.
+   */
+  deliverHeld(entry: number, id: number, data: string, body: string, now: number): void;
+  /** Whether the client has an open event stream: it has received everything pending, so --max-queue does not hold it back. */
+  streaming(entry: number): boolean;
 }
 
 export type PublishOutcome = { queued: number; full: number };
@@ -371,13 +376,13 @@ export class Groups {
       const entry = group.members[pos]!;
       // Keeps every `next` within the log (see the file comment on mod 2^32).
       if (this.nextOf(group, pos) < first) group.nexts[pos] = first % TWO_32;
-      const queuedNow = host.directQueued(entry, now) + this.pending(entry, now);
+      const queuedNow = host.streaming(entry) ? 0 : host.directQueued(entry, now) + this.pending(entry, now);
       if (queuedNow >= maxQueue) {
         (full ??= []).push(entry);
         continue;
       }
       queued++;
-      host.deliverHeld(entry, id, body, now);
+      host.deliverHeld(entry, id, data, body, now);
     }
     if (queued > 0) {
       log.push(id, data, expiresAt);

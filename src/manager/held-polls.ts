@@ -12,7 +12,8 @@
 // allocated when first needed and never freed (after a peak they keep its
 // bytes, reused by later polls; growing neither copies nor over-allocates by
 // more than a page):
-//   by entry            worker u16 (NO_WORKER: no held poll) | handle f64    10 bytes
+//   by entry            worker u16 (NO_WORKER: no held poll; STREAM_BIT: an
+//                       event stream, GET /events) | handle f64              10 bytes
 //   by worker and slot  entry i32 (-1: none)                                  4 bytes
 // so 14 bytes per held poll (engine slots are dense per worker: the engine
 // reuses the last freed slot first). The poll's cursor is not here: the
@@ -25,8 +26,10 @@
 import { HANDLE_SLOT_SPAN } from '../engine/events.js';
 
 const NO_WORKER = 0xffff;
+/** Set in the worker field for an event stream: a held request that stays held after a delivery. */
+const STREAM_BIT = 0x8000;
 /** Workers are numbered 0..MAX_WORKERS-1. */
-export const MAX_WORKERS = NO_WORKER;
+export const MAX_WORKERS = STREAM_BIT;
 const PAGE_BITS = 12;
 const PAGE = 1 << PAGE_BITS;
 const MASK = PAGE - 1;
@@ -51,7 +54,20 @@ export class HeldPolls {
 
   /** The worker of a held poll. */
   workerOf(entry: number): number {
-    return this.workers[entry >>> PAGE_BITS]![entry & MASK]!;
+    return this.workers[entry >>> PAGE_BITS]![entry & MASK]! & ~STREAM_BIT;
+  }
+
+  /** Whether the held request of `entry` (which has one) is an event stream. */
+  isStream(entry: number): boolean {
+    return (this.workers[entry >>> PAGE_BITS]![entry & MASK]! & STREAM_BIT) !== 0;
+  }
+
+  /** Whether `entry` has an open event stream. */
+  hasStream(entry: number): boolean {
+    const page = this.workers[entry >>> PAGE_BITS];
+    if (page === undefined) return false;
+    const worker = page[entry & MASK]!;
+    return worker !== NO_WORKER && (worker & STREAM_BIT) !== 0;
   }
 
   /** The handle of a held poll. */
@@ -72,14 +88,14 @@ export class HeldPolls {
     return page === undefined ? -1 : page[slot & MASK]!;
   }
 
-  /** Records the held poll of `entry` (which has none) as `handle` on `worker`; the slot must hold no other poll. */
-  hold(entry: number, worker: number, handle: number): void {
+  /** Records the held poll (or with `stream`, the event stream) of `entry` (which has none) as `handle` on `worker`; the slot must hold no other poll. */
+  hold(entry: number, worker: number, handle: number, stream = false): void {
     const page = entry >>> PAGE_BITS;
     while (this.workers.length <= page) {
       this.workers.push(new Uint16Array(PAGE).fill(NO_WORKER));
       this.handles.push(new Float64Array(PAGE));
     }
-    this.workers[page]![entry & MASK] = worker;
+    this.workers[page]![entry & MASK] = stream ? worker | STREAM_BIT : worker;
     this.handles[page]![entry & MASK] = handle;
     const slot = handle % HANDLE_SLOT_SPAN;
     const pages = (this.slots[worker] ??= []);
@@ -92,7 +108,7 @@ export class HeldPolls {
   release(entry: number): void {
     const page = entry >>> PAGE_BITS;
     const index = entry & MASK;
-    const worker = this.workers[page]![index]!;
+    const worker = this.workers[page]![index]! & ~STREAM_BIT;
     const slot = this.handles[page]![index]! % HANDLE_SLOT_SPAN;
     this.workers[page]![index] = NO_WORKER;
     const slots = this.slots[worker]![slot >>> PAGE_BITS]!;
@@ -105,7 +121,7 @@ export class HeldPolls {
     for (let page = 0; page < this.workers.length; page++) {
       const workers = this.workers[page]!;
       for (let index = 0; index < PAGE; index++) {
-        if (workers[index] !== NO_WORKER) each(page * PAGE + index, workers[index]!, this.handles[page]![index]!);
+        if (workers[index] !== NO_WORKER) each(page * PAGE + index, workers[index]! & ~STREAM_BIT, this.handles[page]![index]!);
       }
     }
   }

@@ -40,6 +40,7 @@ import { CLIENT_BYTES, GROUP_BYTES, GROUP_MESSAGE_BYTES, MEMBERSHIP_BYTES, MESSA
 import { Groups, type MemberHost, type MessageList } from './groups.js';
 import { memberBody } from './member-body.js';
 import type { GroupState, ManagerState, QueueState } from './manager-state.js';
+import { deliverBacklog, deliverEvent, deliverList } from './stream-delivery.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
 
 export interface ManagerOptions {
@@ -185,17 +186,23 @@ export class Manager implements WorkerRecordHandler {
         if (queue.length === 0) this.dropQueue(queue);
         return queue.length;
       },
-      deliverHeld: (entry, id, body) => {
+      deliverHeld: (entry, id, data, body) => {
         if (!this.held.isHeld(entry)) return;
         const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
         if (cursor !== undefined && id <= cursor) return;
         const worker = this.held.workerOf(entry);
         const handle = this.held.handleOf(entry);
-        this.unhold(entry);
         this.delivered++;
+        if (this.held.isStream(entry)) {
+          // A stream stays held; the publish stays pending until a reconnect's cursor passes it.
+          deliverEvent(id, data, this.deliveryLatency, this.workers[worker]!, handle);
+          return;
+        }
+        this.unhold(entry);
         this.deliveryLatency.observe(0);
         this.workers[worker]!.deliver(handle, body);
       },
+      streaming: (entry) => this.held.hasStream(entry),
     };
   }
 
@@ -205,19 +212,19 @@ export class Manager implements WorkerRecordHandler {
    * its own cursor), acknowledges every message <= since, then answers at once
    * if messages wait, or remembers the poll.
    */
-  onPoll(worker: number, handle: number, client: string, since: number): void {
+  onPoll(worker: number, handle: number, client: string, since: number, stream = false): void {
     const hash = hashIdString(client);
     let entry = this.table.findString(hash, client);
     if (entry < 0) entry = this.table.addString(hash, client);
-    this.poll(entry, worker, handle, since);
+    this.poll(entry, worker, handle, since, stream);
   }
 
   /** onPoll() with the client id as the ASCII bytes `bytes[start, start + length)` (a ring record), read only during the call. */
-  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number): void {
+  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number, stream = false): void {
     const hash = hashIdBytes(bytes, start, length);
     let entry = this.table.findBytes(hash, bytes, start, length);
     if (entry < 0) entry = this.table.addBytes(hash, bytes, start, length);
-    this.poll(entry, worker, handle, since);
+    this.poll(entry, worker, handle, since, stream);
   }
 
   /** The held poll `handle` on `worker` ended without a delivery; ignored unless it is still a client's held poll. */
@@ -563,10 +570,11 @@ export class Manager implements WorkerRecordHandler {
 
   /**
    * A poll of a group member: acknowledges its publishes <= since and, if any
-   * are pending, answers with them merged by id with its direct messages.
-   * Returns false when no publish is pending (the direct queue's path goes on).
+   * are pending, answers with them merged by id with its direct messages (a
+   * stream: writes them all as events and holds it). Returns false when no
+   * publish is pending (the direct queue's path goes on).
    */
-  private pollMember(entry: number, worker: number, handle: number, since: number): boolean {
+  private pollMember(entry: number, worker: number, handle: number, since: number, stream: boolean): boolean {
     const now = this.now();
     this.groups.seen(entry, now);
     this.groups.acknowledge(entry, since);
@@ -582,6 +590,17 @@ export class Manager implements WorkerRecordHandler {
         this.queues.delete(entry);
         this.recycle(queue);
       }
+    }
+    if (stream) {
+      // The whole backlog goes out as events, then the stream stays held (./stream-delivery.ts).
+      this.delivered += deliverList(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs, this.workers[worker]!, handle);
+      list.ids.length = 0;
+      list.data.length = 0;
+      list.expires.length = 0;
+      this.held.hold(entry, worker, handle, true);
+      this.groups.present(entry);
+      if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
+      return true;
     }
     const out = memberBody(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
     list.ids.length = 0;
@@ -624,8 +643,8 @@ export class Manager implements WorkerRecordHandler {
     this.table.delete(entry);
   }
 
-  /** A poll of the client of `entry` (just added, or known). */
-  private poll(entry: number, worker: number, handle: number, since: number): void {
+  /** A poll (or with `stream`, an event stream: ./stream-delivery.ts) of the client of `entry` (just added, or known). */
+  private poll(entry: number, worker: number, handle: number, since: number, stream: boolean): void {
     if (this.held.isHeld(entry)) {
       const oldWorker = this.held.workerOf(entry);
       const oldHandle = this.held.handleOf(entry);
@@ -637,7 +656,7 @@ export class Manager implements WorkerRecordHandler {
     // come (it always comes first from a real worker: this guards the table).
     const stale = this.held.entryOnSlot(worker, handle);
     if (stale >= 0) this.endPoll(stale);
-    if (this.groups.isMember(entry) && this.pollMember(entry, worker, handle, since)) return;
+    if (this.groups.isMember(entry) && this.pollMember(entry, worker, handle, since, stream)) return;
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
     if (queue !== undefined) {
       this.acknowledge(queue, since);
@@ -646,16 +665,25 @@ export class Manager implements WorkerRecordHandler {
       // Everything left is after `since`. The queue stays filed under its old
       // oldest message's second, which is no later than the new one's: the
       // sweep then just files it again, cheaper than refiling on every poll.
-      const out = queue.bodyAfter(since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs);
-      if (out !== null) {
-        this.delivered += out.count;
-        this.workers[worker]!.deliver(handle, out.body);
-        return;
+      if (stream) {
+        const count = deliverBacklog(queue, since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs, this.workers[worker]!, handle);
+        this.delivered += count;
+        if (count === 0) {
+          this.queues.delete(entry);
+          this.recycle(queue);
+        }
+      } else {
+        const out = queue.bodyAfter(since, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs);
+        if (out !== null) {
+          this.delivered += out.count;
+          this.workers[worker]!.deliver(handle, out.body);
+          return;
+        }
+        this.queues.delete(entry);
+        this.recycle(queue);
       }
-      this.queues.delete(entry);
-      this.recycle(queue);
     }
-    this.held.hold(entry, worker, handle);
+    this.held.hold(entry, worker, handle, stream);
     if (this.groups.isMember(entry)) this.groups.present(entry);
     if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
   }
@@ -683,6 +711,14 @@ export class Manager implements WorkerRecordHandler {
     const entry = this.table.findString(hash, client);
     if (entry < 0) return ABSENT;
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
+    // A client with an open stream has received everything queued for it (./stream-delivery.ts).
+    if (this.held.hasStream(entry)) {
+      if (queue !== undefined) {
+        this.dropExpired(queue, now);
+        if (queue.length === 0) this.dropQueue(queue);
+      }
+      return entry;
+    }
     let queued = 0;
     if (queue !== undefined) {
       this.dropExpired(queue, now);
@@ -725,7 +761,10 @@ export class Manager implements WorkerRecordHandler {
     if (this.held.isHeld(entry)) {
       // Without a kept cursor, the poll's cursor is below every id issued since it came.
       const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);
-      if (cursor === undefined || id > cursor) {
+      if ((cursor === undefined || id > cursor) && this.held.isStream(entry)) {
+        this.delivered++;
+        deliverEvent(id, data, this.deliveryLatency, this.workers[this.held.workerOf(entry)]!, this.held.handleOf(entry));
+      } else if (cursor === undefined || id > cursor) {
         const out = queue.bodyAfter(cursor ?? 0, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
         const worker = this.held.workerOf(entry);
         const handle = this.held.handleOf(entry);

@@ -12,7 +12,7 @@
 // nothing waits longer than the task that produced it.
 
 import { RingReader, RingWriter } from '../ring/ring.js';
-import { HANDLE_RECORD_BYTES, RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
+import { HANDLE_RECORD_BYTES, PollMode, RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
 import { log } from '../log.js';
 
 /** What the manager tells one worker (a ring in production, a fake in tests). */
@@ -25,8 +25,8 @@ export interface WorkerPort {
 
 /** What the manager does with one worker's records. */
 export interface WorkerRecordHandler {
-  /** A POLL: the client id is the ASCII bytes `bytes[start, start + length)`, valid only during the call. */
-  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number): void;
+  /** A POLL (`stream`: of an event stream): the client id is the ASCII bytes `bytes[start, start + length)`, valid only during the call. */
+  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number, stream: boolean): void;
   onGone(worker: number, handle: number): void;
 }
 
@@ -164,6 +164,7 @@ export class RingWorkerPort implements WorkerPort {
           ring,
           offset + RECORD_OFFSET.client,
           ring[offset + RECORD_OFFSET.clientLen]!,
+          ring[offset + RECORD_OFFSET.mode] === PollMode.Stream,
         );
       } else if (type === RecordType.Gone) {
         handler.onGone(worker, ring.readDoubleLE(offset + RECORD_OFFSET.handle));

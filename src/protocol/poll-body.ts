@@ -9,6 +9,15 @@ export function emptyPollBody(since: number): string {
   return `{"cursor":${since},"messages":[]}`;
 }
 
+/**
+ * The empty answer of a poll a newer subscription of its client (a /poll or
+ * an /events) replaced: `replaced` tells a client with two tabs open that it
+ * lost, so it can stop instead of taking the subscription back.
+ */
+export function replacedPollBody(since: number): string {
+  return `{"cursor":${since},"messages":[],"replaced":true}`;
+}
+
 /** The answer carrying messages: `messages` is their data texts joined by commas, in id order; `cursor` the last one's id. */
 export function pollBody(cursor: number, messages: string): string {
   return `{"cursor":${cursor},"messages":[${messages}]}`;

@@ -6,18 +6,21 @@
 //
 // worker -> manager
 //   POLL   a poll for `client` is now held by this worker as `handle`; it
-//          acknowledges every id <= since.
+//          acknowledges every id <= since. With mode STREAM it is an event
+//          stream (GET /events): it stays held after each DELIVER, which the
+//          worker writes on it, until GONE or RELEASE.
 //   GONE   the held poll `handle` ended without a delivery (the peer closed,
 //          or the worker answered it empty at the poll timeout). No client id:
 //          the manager finds the client from (worker, handle's engine slot).
 // manager -> worker
-//   DELIVER answer the held poll `handle` with this complete JSON body.
+//   DELIVER answer the held poll `handle` with this complete JSON body (for a
+//          stream: write these complete events on it).
 //   RELEASE answer the held poll `handle` empty, with the cursor it asked with
 //          (the worker keeps it; a newer poll of the same client replaced it).
 // A DELIVER or RELEASE for a poll that already ended is dropped by the worker.
 //
 // Layout (little-endian):
-//   POLL:      0 type u8 | 1 clientLen u8 | 2..8 zero | 8 handle f64 | 16 since f64 | 24 client (ASCII)
+//   POLL:      0 type u8 | 1 clientLen u8 | 2 mode u8 | 3..8 zero | 8 handle f64 | 16 since f64 | 24 client (ASCII)
 //   GONE:      0 type u8 | 1..8 zero      | 8 handle f64                                   (16 bytes)
 //   DELIVER:   0 type u8 | 1..4 zero      | 4 bodyLen u32 | 8 handle f64 | 16 body (UTF-8 JSON)
 //   RELEASE:   0 type u8 | 1..8 zero      | 8 handle f64                                   (16 bytes)
@@ -26,9 +29,13 @@ import { MAX_CLIENT_ID_BYTES } from '../protocol/client-id.js';
 
 export const RecordType = { Poll: 1, Gone: 2, Deliver: 3, Release: 4 } as const;
 
+/** POLL mode: a long-poll, or an event stream. */
+export const PollMode = { Poll: 0, Stream: 1 } as const;
+
 export const RECORD_OFFSET = {
   type: 0,
   clientLen: 1,
+  mode: 2,
   bodyLen: 4,
   handle: 8,
   since: 16,

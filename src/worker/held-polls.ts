@@ -6,7 +6,9 @@
 //                        a DELIVER or RELEASE for a poll that already ended is
 //                        told from one for the slot's current poll
 //   since           f64  the poll's cursor, for its empty answer at the poll
-//                        timeout or on a RELEASE (the manager does not keep it)
+//                        timeout or on a RELEASE (the manager does not keep it);
+//                        STREAM for an event stream (GET /events), which has
+//                        no empty answer and so needs no cursor
 // 12 bytes, in typed arrays in pages of PAGE slots allocated when first
 // needed and never freed (engine slots are dense per worker: the engine reuses
 // the last freed slot first, so the pages follow the peak of connections).
@@ -24,6 +26,8 @@ const MASK = PAGE - 1;
 
 /** What take() answers when the poll is not held (any more). */
 export const NOT_HELD = -1;
+/** What take() answers for an event stream. */
+export const STREAM = -2;
 
 export class HeldPolls {
   private readonly generations: Uint32Array[] = [];
@@ -50,6 +54,17 @@ export class HeldPolls {
     this.sinces[page]![slot & MASK] = since;
     if (callback !== undefined) this.callbacks.set(slot, callback);
     else if (this.callbacks.size !== 0) this.callbacks.delete(slot);
+  }
+
+  /** Whether `handle` is a held event stream (added with since = STREAM). */
+  isStream(handle: number): boolean {
+    const slot = handleSlot(handle);
+    const generations = this.generations[slot >>> PAGE_BITS];
+    return (
+      generations !== undefined &&
+      generations[slot & MASK] === (handle - slot) / HANDLE_SLOT_SPAN + 1 &&
+      this.sinces[slot >>> PAGE_BITS]![slot & MASK] === STREAM
+    );
   }
 
   /**

@@ -3,19 +3,21 @@
 // src/ring/records.ts).
 
 import { RingReader, RingWriter } from '../ring/ring.js';
-import { HANDLE_RECORD_BYTES, MAX_CLIENT_RECORD_BYTES, RECORD_OFFSET, RecordType } from '../ring/records.js';
+import { HANDLE_RECORD_BYTES, MAX_CLIENT_RECORD_BYTES, PollMode, RECORD_OFFSET, RecordType } from '../ring/records.js';
 
 /** What the request logic tells the manager (a ring in production, a fake in tests). */
 export interface ManagerPort {
   /** A poll of `client` is held as `handle`; it acknowledges every id <= since. */
   poll(handle: number, since: number, client: string): void;
-  /** The held poll `handle` ended without a delivery. */
+  /** An event stream of `client` is open as `handle`; it acknowledges every id <= since. */
+  stream(handle: number, since: number, client: string): void;
+  /** The held poll (or stream) `handle` ended without a delivery. */
   gone(handle: number): void;
 }
 
 /** Receives the manager's records, in order. */
 export interface ManagerRecordHandler {
-  /** DELIVER: answer `handle` with `body`, a view into the ring valid only during the call. */
+  /** DELIVER: answer `handle` (or write on the stream `handle`) with `body`, a view into the ring valid only during the call. */
   deliver(handle: number, body: Buffer): void;
   /** RELEASE: answer `handle` empty with its own cursor. */
   release(handle: number): void;
@@ -33,13 +35,18 @@ export class RingManagerPort implements ManagerPort {
   }
 
   poll(handle: number, since: number, client: string): void {
-    this.writeClientRecord(RecordType.Poll, handle, since, client);
+    this.writeClientRecord(PollMode.Poll, handle, since, client);
+  }
+
+  stream(handle: number, since: number, client: string): void {
+    this.writeClientRecord(PollMode.Stream, handle, since, client);
   }
 
   gone(handle: number): void {
-    // Bytes 2..8 of the scratch are never written, so they stay zero.
+    // Bytes 3..8 of the scratch are never written, so they stay zero; byte 2 is a POLL's mode.
     const out = this.scratch;
     out[RECORD_OFFSET.type] = RecordType.Gone;
+    out[RECORD_OFFSET.mode] = 0;
     out[RECORD_OFFSET.clientLen] = 0;
     out.writeDoubleLE(handle, RECORD_OFFSET.handle);
     this.out.write(out, HANDLE_RECORD_BYTES);
@@ -65,10 +72,11 @@ export class RingManagerPort implements ManagerPort {
     this.out.close();
   }
 
-  private writeClientRecord(type: number, handle: number, since: number, client: string): void {
+  private writeClientRecord(mode: number, handle: number, since: number, client: string): void {
     const out = this.scratch;
-    out[RECORD_OFFSET.type] = type;
+    out[RECORD_OFFSET.type] = RecordType.Poll;
     out[RECORD_OFFSET.clientLen] = client.length;
+    out[RECORD_OFFSET.mode] = mode;
     out.writeDoubleLE(handle, RECORD_OFFSET.handle);
     out.writeDoubleLE(since, RECORD_OFFSET.since);
     out.write(client, RECORD_OFFSET.client, 'latin1');

@@ -26,7 +26,8 @@ export interface PollQueryError {
 
 export type PollQueryResult = { ok: true; params: PollParams } | { ok: false; error: PollQueryError };
 
-function decode(raw: string): string | undefined {
+/** Percent-decodes one query part; undefined for bad percent-encoding. */
+export function decodeQueryPart(raw: string): string | undefined {
   if (raw.indexOf('%') === -1) return raw;
   try {
     return decodeURIComponent(raw);
@@ -50,8 +51,8 @@ export function parsePollQuery(query: string): PollQueryResult {
     const eq = part.indexOf('=');
     const rawKey = eq === -1 ? part : part.slice(0, eq);
     const rawValue = eq === -1 ? '' : part.slice(eq + 1);
-    const key = decode(rawKey);
-    const value = decode(rawValue);
+    const key = decodeQueryPart(rawKey);
+    const value = decodeQueryPart(rawValue);
     if (key === undefined || value === undefined) {
       badEncoding ??= rawKey;
       continue;

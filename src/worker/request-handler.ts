@@ -6,8 +6,9 @@ import { ResponseKind, type NativeEngine } from '../engine/binding.js';
 import { EventBytes, Method, readEvents, type EngineEventHandler } from '../engine/events.js';
 import { HTTP_ERRORS, httpErrorBody, type HttpErrorCode } from '../protocol/errors.js';
 import { jsonpErrorBody, wrapJsonp } from '../protocol/jsonp.js';
-import { emptyPollBody } from '../protocol/poll-body.js';
+import { emptyPollBody, replacedPollBody } from '../protocol/poll-body.js';
 import { verifyToken } from '../protocol/token.js';
+import { EventStreams } from './event-streams.js';
 import { HeldPolls, NOT_HELD } from './held-polls.js';
 import type { ManagerPort, ManagerRecordHandler } from './manager-port.js';
 import { parsePollQuery, type PollQueryError } from './poll-query.js';
@@ -19,12 +20,15 @@ const PREFLIGHT_MAX_AGE_S = 86400;
 export class RequestHandler implements EngineEventHandler, ManagerRecordHandler {
   readonly held = new HeldPolls();
   private readonly eventBytes = new EventBytes();
+  private readonly streams: EventStreams;
 
   constructor(
     private readonly engine: NativeEngine,
     private readonly config: Config,
     private readonly manager: ManagerPort,
-  ) {}
+  ) {
+    this.streams = new EventStreams(engine, config, manager, this.held, (handle, code, message) => this.error(handle, code, message, null));
+  }
 
   /** The engine's EventsCallback: reads `count` records from the event buffer. */
   onEvents(count: number): void {
@@ -33,6 +37,7 @@ export class RequestHandler implements EngineEventHandler, ManagerRecordHandler 
 
   /** A DELIVER from the manager: answer the held poll, unless it ended meanwhile (then the messages stay queued). */
   deliver(handle: number, body: Buffer): void {
+    if (this.held.isStream(handle)) return this.streams.write(handle, body);
     if (this.held.take(handle) === NOT_HELD) return;
     const callback = this.held.takenCallback;
     if (callback === undefined) {
@@ -44,26 +49,36 @@ export class RequestHandler implements EngineEventHandler, ManagerRecordHandler 
 
   /** A RELEASE from the manager (a newer poll of the client replaced this one): answer it empty with its cursor. */
   release(handle: number): void {
-    this.answerEmpty(handle, false);
+    if (this.held.isStream(handle)) this.streams.replaced(handle);
+    else this.answerEmpty(handle, false, true);
   }
 
-  /** Shutdown: every held poll gets its empty answer; the manager forgets them. */
+  /** Shutdown: every held poll gets its empty answer, every stream ends; the manager forgets them. */
   releaseAll(): void {
-    for (const handle of this.held.allHandles()) this.answerEmpty(handle, true);
+    for (const handle of this.held.allHandles()) {
+      if (this.held.isStream(handle)) this.streams.end(handle);
+      else this.answerEmpty(handle, true);
+    }
   }
 
-  onRequest(handle: number, method: number, target: string, acrh: string): void {
+  /** `header` is Access-Control-Request-Headers for OPTIONS, Last-Event-ID for GET (src/engine/events.ts). */
+  onRequest(handle: number, method: number, target: string, header: string): void {
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
+    const acrh = header;
     if (path === '/poll') {
       if (method === Method.Get) this.onPoll(handle, q === -1 ? '' : target.slice(q + 1));
       else if (method === Method.Options) this.preflight(handle, acrh);
       else this.error(handle, 'method_not_allowed', 'use GET (or OPTIONS) on /poll', ALLOW_POLL);
+    } else if (path === '/events') {
+      if (method === Method.Get) this.streams.open(handle, q === -1 ? '' : target.slice(q + 1), header);
+      else if (method === Method.Options) this.preflight(handle, acrh);
+      else this.error(handle, 'method_not_allowed', 'use GET (or OPTIONS) on /events', ALLOW_POLL);
     } else if (path === '/health') {
       if (method === Method.Get || method === Method.Head) this.engine.respond(handle, 200, ResponseKind.Text, 'ok', null);
       else this.error(handle, 'method_not_allowed', 'use GET or HEAD on /health', ALLOW_HEALTH);
     } else {
-      this.error(handle, 'not_found', 'no such path: use /poll or /health', null);
+      this.error(handle, 'not_found', 'no such path: use /poll, /events or /health', null);
     }
   }
 
@@ -93,11 +108,11 @@ export class RequestHandler implements EngineEventHandler, ManagerRecordHandler 
   }
 
   /** Answers a held poll empty with its cursor; `tellManager` unless the manager already forgot it (a release). */
-  private answerEmpty(handle: number, tellManager: boolean): void {
+  private answerEmpty(handle: number, tellManager: boolean, replaced = false): void {
     const since = this.held.take(handle);
     if (since === NOT_HELD) return;
     const callback = this.held.takenCallback;
-    const body = emptyPollBody(since);
+    const body = replaced ? replacedPollBody(since) : emptyPollBody(since);
     if (callback === undefined) this.engine.respond(handle, 200, ResponseKind.Json, body, null);
     else this.engine.respond(handle, 200, ResponseKind.Jsonp, wrapJsonp(callback, body), null);
     if (tellManager) this.manager.gone(handle);

@@ -49,6 +49,8 @@ function main(init: WorkerInit): void {
       headTimeoutMs: config.headTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       corsOrigin: config.corsOrigin,
+      heartbeatMs: config.heartbeatMs,
+      maxStreamBuffer: config.maxStreamBuffer,
     },
     (count) => {
       handler!.onEvents(count);
