@@ -6,6 +6,7 @@
 //
 // One server process holds every poll, so the open-files limit must exceed the connections:
 // 20,000 per process on the development machines, hence the VM (docs/BENCHMARKS.md) at scale.
+import { appRequest } from '../lib/app-client.js';
 import { sizeGenerators } from '../lib/generator-sizing.js';
 import { type JsonObject, numberField } from '../lib/json-fields.js';
 import { startLoadgen } from '../lib/loadgen-process.js';
@@ -35,6 +36,9 @@ const TRACE_MS = 5000;
 const IDLE_CPU_MS = 10_000;
 /** PROTOCOL.md: a send names at most 10,000 clients. */
 const BATCH = 10_000;
+/** The group form: this many of the first clients join GROUP, which gets one publish. */
+const GROUP_MEMBERS = 100_000;
+const GROUP = 'bench.million';
 /** Single send lines in flight (--window overrides). */
 const DEFAULT_WINDOW = 1000;
 /** Deliveries are over when every client got its message, or none has arrived for this long. */
@@ -293,9 +297,27 @@ export const million: Scenario = {
         record(...phaseFigures(batches, 'batched sends'));
         details['batched_sends'] = phaseDetails(batches);
       }
+      // Only MegaComet has groups.
+      if (forms.includes('group') && ctx.target === 'megacomet') {
+        // One publish to a group of the first GROUP_MEMBERS clients (issue 12's 100,000-member group).
+        const members = Math.min(clients, GROUP_MEMBERS);
+        ctx.progress.watch(() => `${ctx.target} million: joining ${members} clients to ${GROUP}`);
+        const joinStarted = performance.now();
+        for (let first = 0; first < members; first += BATCH) {
+          const ids = Array.from({ length: Math.min(BATCH, members - first) }, (_, i) => `c${first + i}`);
+          const reply = await appRequest(server.host, server.appPort, { op: 'join', clients: ids, group: GROUP }, 120_000);
+          if (reply['ok'] !== true) throw new Error(`million: join refused: ${JSON.stringify(reply)}`);
+        }
+        const joinSeconds = (performance.now() - joinStarted) / 1000;
+        const memoryBeforePublish = readMemory(server.pid);
+        const published = await deliverToAll(ctx, server, fleet, trace, members, held, `one publish to a group of ${members}`, expectedSeq++,
+          ['--messages', '1', '--publish', GROUP]);
+        record(...phaseFigures(published, `publish to ${members} members`));
+        details['group_publish'] = { members, join_seconds: joinSeconds, memory_before_publish: { ...memoryBeforePublish }, ...phaseDetails(published) };
+      }
       const afterDeliveries = readMemory(server.pid);
       memory['after_deliveries'] = { ...afterDeliveries };
-      record({ name: 'server RSS after both deliveries', unit: 'MiB', better: 'lower', value: afterDeliveries.rss / MIB });
+      record({ name: 'server RSS after the deliveries', unit: 'MiB', better: 'lower', value: afterDeliveries.rss / MIB });
 
       // Shutdown: every held poll must be answered, then the process must exit.
       const beforeStop = await fleet.snapshot();
