@@ -6,7 +6,7 @@ import { type GoalCheck, issueGoals } from './goals.js';
 import type { JsonObject } from './json-fields.js';
 import { type Row, type TargetRun, buildRows, formatNumber, formatRatio, median, ratiosFor } from './report.js';
 import type { TargetName } from './server-process.js';
-import { Colors, type Series, barChart, escapeXml, lineChart, stackedBars } from './svg-charts.js';
+import { Colors, type Series, barChart, escapeXml, lineChart, roleColor, stackedBars } from './svg-charts.js';
 
 export interface ReportInput {
   startedAt: string;
@@ -116,7 +116,7 @@ function threadCharts(runs: readonly TargetRun[], targets: readonly TargetName[]
     const roles: string[] = [];
     for (const b of chosen) for (const r of b.rows) if (!roles.includes(r.role)) roles.push(r.role);
     const layers = roles.map((role): Series => ({ name: role, values: chosen.map((b) => b.rows.find((r) => r.role === role)?.cpuUs ?? null) }));
-    out.push(stackedBars({ title: `Server CPU per delivered message by thread, ${phase}`, unit: 'us/msg', bars: chosen.map((b) => b.label), layers }, colors));
+    out.push(stackedBars({ title: `Server CPU per delivered message by thread, ${phase}`, unit: 'us/msg', bars: chosen.map((b) => b.label), layers }, new Colors(roleColor)));
   }
   out.push(barChart({
     title: 'Server thread wake-ups (voluntary context switches) per delivered message',

@@ -37,14 +37,27 @@ const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b
 
 export class Colors {
   private readonly given = new Map<string, string>();
+  /** `preset` picks a color for the names it knows (undefined: the next palette color). */
+  constructor(private readonly preset: (name: string) => string | undefined = () => undefined) {}
   of(name: string): string {
     let c = this.given.get(name);
     if (c === undefined) {
-      c = PALETTE[this.given.size % PALETTE.length] ?? '#000';
+      c = this.preset(name) ?? PALETTE[this.given.size % PALETTE.length] ?? '#000';
       this.given.set(name, c);
     }
     return c;
   }
+}
+
+/** Thread roles: the main/manager thread blue, workers warm shades, helpers grey, nginx's worker green. */
+const WORKER_SHADES = ['#ff7f0e', '#d62728', '#e377c2', '#8c564b', '#bcbd22', '#9467bd', '#f7b6d2', '#c49c94'];
+
+export function roleColor(role: string): string | undefined {
+  if (role === 'manager (main)' || role === 'main' || role === 'nginx master') return '#1f77b4';
+  if (role === 'nginx worker') return '#2ca02c';
+  if (role === 'helpers') return '#9a9a9a';
+  const w = /^worker (\d+)$/.exec(role);
+  return w?.[1] === undefined ? undefined : WORKER_SHADES[Number(w[1]) % WORKER_SHADES.length];
 }
 
 export function escapeXml(text: string): string {
