@@ -22,7 +22,7 @@ function value(rows: readonly Row[], scenario: string, name: string, target: Tar
 
 function fmt(v: number | null, unit: string): string {
   if (v === null) return 'n/a';
-  const s = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3);
+  const s = Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3);
   return `${s}${unit === '' ? '' : ' ' + unit}`;
 }
 

@@ -17,7 +17,7 @@ export function rateFigureName(rate: number, name: string): string {
 export const latency: Scenario = {
   name: 'latency',
   pollTimeout: 120,
-  description: '10k polling clients; fixed 20k, 5k and 100 msgs/s to random clients, 8 s each on a fresh server: latency percentiles and CPU per message at each rate',
+  description: '10k polling clients; messages to random clients at fixed rates (20k, 5k and 100 msgs/s; --duration, 8 s, each) on a fresh server per rate: latency percentiles, CPU and wake-ups per message at each rate',
   async run(ctx) {
     const clients = ctx.options.connections?.[0] ?? 10_000;
     const rates = ctx.options.rates ?? DEFAULT_RATES;
