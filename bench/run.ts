@@ -14,6 +14,7 @@ import { type TargetRun, buildRows, formatNumber, formatTable, medianRuns, resul
 import { renderReport } from './lib/report-html.js';
 import { type RunnerOptions, RunnerOptionError, USAGE, parseRunnerOptions } from './lib/runner-options.js';
 import { type TargetName, serverArgs, serverScript } from './lib/server-process.js';
+import { MissingTargetError, chooseTargets } from './lib/targets.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { ScenarioContext } from './scenarios/scenario.js';
 import { settingsOf } from './scenarios/server-settings.js';
@@ -26,21 +27,16 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-/** The targets to run: Nchan left out, with a note, when it is not installed and was not named. */
-function chooseTargets(options: RunnerOptions, notes: string[]): TargetName[] {
-  const targets = [...options.targets];
-  if (targets.includes('nchan') && findNchan() === null) {
-    if (options.targetsGiven) fail(`--target nchan: ${nchanMissingMessage()}`, 2);
-    notes.push(`nchan left out: ${nchanMissingMessage()}`);
-    return targets.filter((t) => t !== 'nchan');
-  }
-  return targets;
-}
-
 async function main(options: RunnerOptions): Promise<number> {
   if (!existsSync(loadgen)) fail(`${loadgen} is missing: build it with "make -C bench/loadgen"`, 1);
-  const notes: string[] = [];
-  const targets = chooseTargets(options, notes);
+  let chosen: { targets: TargetName[]; notes: string[] };
+  try {
+    chosen = chooseTargets(options, findNchan() !== null, nchanMissingMessage());
+  } catch (e) {
+    if (e instanceof MissingTargetError) fail(e.message, 2);
+    throw e;
+  }
+  const { targets, notes } = chosen;
   for (const note of notes) process.stderr.write(`bench: ${note}\n`);
   for (const target of targets) {
     const script = serverScript(repoRoot, target);
@@ -127,7 +123,7 @@ async function main(options: RunnerOptions): Promise<number> {
           continue;
         }
         const ctx: ScenarioContext = { repoRoot, loadgen, target, options, registry, progress, remainingSeconds };
-        const round = options.repeat > 1 ? ` (run ${repeat}/${options.repeat})` : '';
+        const round = options.repeat > 1 && scenarioName !== 'idle' ? ` (run ${repeat}/${options.repeat})` : '';
         progress.print(`${target} ${scenarioName}${round}: ${scenario.description}`);
         progress.watch(() => `${target} ${scenarioName}: starting`);
         const t0 = Date.now();

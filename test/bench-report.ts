@@ -9,6 +9,7 @@ import { type TargetRun, buildRows, formatTable, median, medianRuns } from '../b
 import { phasesOf, renderReport, threadRows } from '../bench/lib/report-html.js';
 import { RunnerOptionError, parseRunnerOptions } from '../bench/lib/runner-options.js';
 import { axis, escapeXml, shortNumber } from '../bench/lib/svg-charts.js';
+import { MissingTargetError, chooseTargets } from '../bench/lib/targets.js';
 import { type ThreadSample, parseSchedstat, parseTaskStat, parseTaskStatus, perMessage, phaseUsage, threadRoles } from '../bench/lib/thread-usage.js';
 import type { Figure } from '../bench/scenarios/scenario.js';
 
@@ -211,4 +212,20 @@ t.test('nginx template: every field filled, a missing one refused; stub status r
   t.throws(() => fillTemplate(template, { ...fields, TTL: undefined } as unknown as Record<string, number>), /\{\{TTL\}\}/);
   t.same(parseStubStatus('total published messages: 12\nstored messages: 3\nshared memory used: 16K\nchannels: 2\nsubscribers: 10000\n'),
     { 'total published messages': 12, 'stored messages': 3, 'shared memory used': 16, channels: 2, subscribers: 10000 });
+});
+
+t.test('targets: Nchan left out with a note when missing, an error when named', async (t) => {
+  const all = parseRunnerOptions([]);
+  t.same(chooseTargets(all, true, 'x'), { targets: ['megacomet', 'megacomet-t8', 'nchan', 'baseline'], notes: [] });
+  const without = chooseTargets(all, false, 'install it with "apt-get install -y nginx-light libnginx-mod-nchan"');
+  t.same(without.targets, ['megacomet', 'megacomet-t8', 'baseline'], 'the run goes on without it');
+  t.match(without.notes[0], /^nchan left out: install it with "apt-get install -y nginx-light libnginx-mod-nchan"/);
+  try {
+    chooseTargets(parseRunnerOptions(['--target', 'nchan,megacomet']), false, 'missing');
+    t.fail('a named, missing Nchan was accepted');
+  } catch (e) {
+    t.ok(e instanceof MissingTargetError, 'a MissingTargetError (the runner exits 2)');
+  }
+  t.throws(() => chooseTargets(parseRunnerOptions(['--target', 'nchan']), false, 'missing'), /--target nchan: missing/);
+  t.same(chooseTargets(parseRunnerOptions(['--target', 'baseline']), false, 'x').notes, [], 'not asked for: no note');
 });
