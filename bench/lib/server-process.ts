@@ -21,10 +21,6 @@ export const TARGET_NAMES: readonly TargetName[] = ['megacomet', 'megacomet-t8',
 /** Which wire the load generator speaks to a target (loadgen --protocol). */
 export type WireProtocol = 'megacomet' | 'nchan';
 
-export function protocolOf(target: TargetName): WireProtocol {
-  return target === 'nchan' ? 'nchan' : 'megacomet';
-}
-
 /** The --threads a MegaComet target runs with; null for the others. */
 export function megacometThreads(target: TargetName, threads: number): number | null {
   if (target === 'megacomet') return threads;

@@ -50,12 +50,13 @@ const STALL_MS = 3000;
 
 export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Promise<DeliveryOutcome> {
   const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, plan.pollTimeout), ctx.registry);
-  const roles = await identifyRoles(ctx.target, server.processIds(), megacometThreads(ctx.target, ctx.options.threads));
   const fleet = new PollerFleet({
     loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
     connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, protocol: server.protocol,
   });
   try {
+    // Named while the server is idle: its event-loop threads then all wait in epoll.
+    const roles = await identifyRoles(ctx.target, server.processIds(), megacometThreads(ctx.target, ctx.options.threads));
     fleet.add(0, plan.clients);
     const held = await waitForHeldPolls(ctx, server, fleet, plan.clients, plan.label);
     const threadsBefore = readThreads(server.processIds());
