@@ -4,6 +4,7 @@ import { Histogram } from './histogram.js';
 import { type JsonObject, numberField, numberFields, objectField } from './json-fields.js';
 import { type LoadgenProcess, startLoadgen } from './loadgen-process.js';
 import type { ProcessRegistry } from './process-registry.js';
+import type { WireProtocol } from './server-process.js';
 import { nextSourceFlags } from './source-addresses.js';
 
 export interface FleetSettings {
@@ -19,6 +20,8 @@ export interface FleetSettings {
   registry: ProcessRegistry;
   /** Long-polls (default) or event streams (GET /events): the loadgen mode of the clients. */
   mode?: 'poll' | 'sse';
+  /** The server's wire (loadgen --protocol). */
+  protocol: WireProtocol;
 }
 
 export interface PollerTotals {
@@ -61,7 +64,7 @@ export class PollerFleet {
     for (let i = 0, start = first; i < n; i++) {
       const size = Math.floor(count / n) + (i < count % n ? 1 : 0);
       const s = this.settings;
-      const args = [s.mode ?? 'poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), ...nextSourceFlags(size)];
+      const args = [s.mode ?? 'poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), '--protocol', s.protocol, ...nextSourceFlags(size)];
       this.processes.push(startLoadgen(s.loadgen, args, `poll c${start}+${size}`, s.registry));
       this.ranges.push({ first: start, count: size });
       start += size;

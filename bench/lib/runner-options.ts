@@ -11,12 +11,18 @@ export const MILLION_DEFAULT_CONNECTIONS = 1_000_000;
 export interface RunnerOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly targets: readonly TargetName[];
+  /** True when --target named the targets: a missing Nchan is then an error, not a skip. */
+  readonly targetsGiven: boolean;
   /** Clients: idle takes a list of levels, the others the first value. null: each scenario's default. */
   readonly connections: readonly number[] | null;
   /** throughput: messages; fanout: rounds. */
   readonly messages: number | null;
   /** latency: messages/s; churn: connections/s; fanout: rounds/s (0: as fast as acknowledged). */
   readonly rate: number | null;
+  /** latency: every rate of --rate R1,R2,... (each a fresh server); null: 20000,5000,100. */
+  readonly rates: readonly number[] | null;
+  /** Each scenario but idle runs this many times, targets interleaved; figures are medians. */
+  readonly repeat: number;
   /** latency and churn: seconds of load. */
   readonly duration: number | null;
   /** App lines in flight at most (throughput, latency; fanout counts lines of 1 round). */
@@ -41,13 +47,19 @@ export interface RunnerOptions {
 export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/run.js [flags] after a build)
   --scenario LIST     idle,throughput,sse,latency,churn,fanout,broadcast,repoll,million or all (default all:
                       every one but million, which needs a machine with a high open-files limit)
-  --target T          both (default), megacomet or baseline; --only-baseline = --target baseline
+  --target LIST       megacomet,megacomet-t8,nchan,baseline or all (default all; nchan is left out,
+                      with a note, when nginx and its Nchan module are not installed:
+                      apt-get install -y nginx-light libnginx-mod-nchan); both = megacomet,baseline;
+                      megacomet-t8 is MegaComet with --threads 8; --only-baseline = --target baseline
   --connections N[,N] clients (idle: levels, default 1000,5000,15000; throughput/latency 10000;
                       fanout 5000; broadcast 10000; repoll 15000; million 1000000; churn: ignored)
   --messages N        throughput: messages (200000); fanout, broadcast: rounds to every client (20)
-  --rate R            latency: msgs/s (20000); churn: connections/s (2000); fanout: rounds/s (0 = as
-                      fast as acknowledged); million: recipients/s of each send form (default: as
-                      fast as acknowledged; in the VM pace it near the delivery rate, see BENCHMARKS)
+  --rate R[,R]        latency: msgs/s, each rate on a fresh server (20000,5000,100); churn:
+                      connections/s (2000); fanout: rounds/s (0 = as fast as acknowledged);
+                      million: recipients/s of each send form (default: as fast as acknowledged;
+                      in the VM pace it near the delivery rate, see BENCHMARKS)
+  --repeat N          run each scenario but idle N times, targets interleaved, and report the
+                      median of each figure (1)
   --duration S        latency: seconds at the rate (8); churn: seconds of churn (5)
   --window W          app lines in flight (throughput/latency 1000, fanout 2)
   --threads N         MegaComet --threads (2)
@@ -63,7 +75,8 @@ export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/r
                       10,000-id batches reach every client once each; group joins the first
                       100,000 clients to one group and publishes once to it; in the VM each of the
                       first two takes ~11-20 minutes at 1M
-Prints a table (every figure also as a ratio megacomet/baseline) and writes the JSON file.`;
+Prints a table (every figure also as ratios megacomet/nchan, megacomet/baseline and
+megacomet-t8/megacomet) and writes the JSON file and an HTML report beside it.`;
 
 export const MILLION_FORMS = ['single', 'batched', 'group'] as const;
 export type MillionForm = (typeof MILLION_FORMS)[number];
@@ -80,6 +93,9 @@ function positive(flag: string, text: string, integer: boolean, allowZero = fals
 export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
   let scenarios: ScenarioName[] = [...DEFAULT_SCENARIOS];
   let targets: TargetName[] = [...TARGET_NAMES];
+  let targetsGiven = false;
+  let rates: number[] | null = null;
+  let repeat = 1;
   let connections: number[] | null = null;
   let messages: number | null = null;
   let rate: number | null = null;
@@ -100,6 +116,7 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
     }
     if (flag === '--only-baseline') {
       targets = ['baseline'];
+      targetsGiven = true;
       continue;
     }
     const value = argv[++i];
@@ -117,16 +134,28 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
         scenarios = SCENARIO_NAMES.filter((n) => names.includes(n));
         break;
       }
-      case '--target':
-        if (value === 'both') targets = [...TARGET_NAMES];
-        else if (value === 'megacomet' || value === 'baseline') targets = [value];
-        else throw new RunnerOptionError(`--target expects both, megacomet or baseline, got "${value}"`);
+      case '--target': {
+        targetsGiven = true;
+        if (value === 'all') {
+          targets = [...TARGET_NAMES];
+          break;
+        }
+        const names = value === 'both' ? ['megacomet', 'baseline'] : value.split(',').map((t) => t.trim());
+        for (const n of names) {
+          if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new RunnerOptionError(`--target: unknown target "${n}" (expected ${TARGET_NAMES.join(', ')}, all or both)`);
+        }
+        targets = TARGET_NAMES.filter((t) => names.includes(t));
         break;
+      }
       case '--connections':
         connections = value.split(',').map((v) => positive(flag, v, true));
         break;
       case '--messages': messages = positive(flag, value, true); break;
-      case '--rate': rate = positive(flag, value, false, true); break;
+      case '--rate':
+        rates = value.split(',').map((v) => positive(flag, v, false, true));
+        rate = rates[0] ?? null;
+        break;
+      case '--repeat': repeat = positive(flag, value, true); break;
       case '--duration': duration = positive(flag, value, false); break;
       case '--window': window = positive(flag, value, true); break;
       case '--threads': threads = positive(flag, value, true); break;
@@ -151,5 +180,5 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
   if (maxSeconds === null) {
     maxSeconds = scenarios.includes('million') ? Math.max(600, 300 + Math.ceil((connections?.[0] ?? MILLION_DEFAULT_CONNECTIONS) / 250)) : 600;
   }
-  return Object.freeze({ scenarios, targets, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, forms, help });
+  return Object.freeze({ scenarios, targets, targetsGiven, rates, repeat, connections, messages, rate, duration, window, threads, maxSeconds, perProcess, connectRate, out, forms, help });
 }

@@ -1,16 +1,32 @@
-// Starting and stopping a server under test (MegaComet or the baseline) and reading its ports
-// from its ready line.
+// Starting and stopping a server under test (MegaComet, the baseline, or Nchan in
+// nchan-server.ts) and reading its ports from its ready line.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServerStats, queryStats } from './app-client.js';
 import { type ExitStatus, TailBuffer, exited, stopChild } from './child-exit.js';
+import { describeMachine } from './machine.js';
+import { nchanArgs, startNchan } from './nchan-server.js';
 import type { ProcessRegistry } from './process-registry.js';
 import { readCpuSeconds, readRss } from './system-memory.js';
 
-export type TargetName = 'megacomet' | 'baseline';
+/**
+ * megacomet runs with the bench's --threads (2); megacomet-t8 is the same server with
+ * --threads 8 (the issue 10 comparison: threads beyond the cores must cost nearly nothing).
+ */
+export type TargetName = 'megacomet' | 'megacomet-t8' | 'nchan' | 'baseline';
 
-export const TARGET_NAMES: readonly TargetName[] = ['megacomet', 'baseline'];
+export const TARGET_NAMES: readonly TargetName[] = ['megacomet', 'megacomet-t8', 'nchan', 'baseline'];
+
+/** Which wire the load generator speaks to a target (loadgen --protocol). */
+export type WireProtocol = 'megacomet' | 'nchan';
+
+/** The --threads a MegaComet target runs with; null for the others. */
+export function megacometThreads(target: TargetName, threads: number): number | null {
+  if (target === 'megacomet') return threads;
+  if (target === 'megacomet-t8') return 8;
+  return null;
+}
 
 /** Flags a scenario needs; both servers take them (the baseline takes no --threads). */
 export interface ServerSettings {
@@ -22,7 +38,11 @@ export interface ServerSettings {
 
 export interface RunningServer {
   readonly name: TargetName;
+  readonly protocol: WireProtocol;
+  /** The process that does the work (Nchan: nginx's worker): memory is read from it. */
   readonly pid: number;
+  /** Every process of the server (Nchan: master and worker): CPU and threads are read from them. */
+  processIds(): number[];
   readonly host: string;
   readonly port: number;
   readonly appPort: number;
@@ -47,19 +67,24 @@ export interface RunningServer {
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 30_000;
 
-export function serverScript(repoRoot: string, name: TargetName): string {
-  return name === 'megacomet' ? join(repoRoot, 'dist', 'main.js') : join(repoRoot, 'dist', 'bench', 'baseline', 'server.js');
+/** The node script of a node target (MegaComet or the baseline); null for Nchan. */
+export function serverScript(repoRoot: string, name: TargetName): string | null {
+  if (name === 'nchan') return null;
+  return name === 'baseline' ? join(repoRoot, 'dist', 'bench', 'baseline', 'server.js') : join(repoRoot, 'dist', 'main.js');
 }
 
 export function serverArgs(name: TargetName, s: ServerSettings): string[] {
+  if (name === 'nchan') return nchanArgs(s);
   const common = ['--host', HOST, '--port', '0', '--app-host', HOST, '--app-port', '0', '--poll-timeout', String(s.pollTimeout), '--ttl', String(s.ttl), '--max-queue', String(s.maxQueue)];
-  return name === 'megacomet' ? ['--threads', String(s.threads), ...common] : common;
+  const threads = megacometThreads(name, s.threads);
+  return threads !== null ? ['--threads', String(threads), ...common] : common;
 }
 
 export async function startServer(repoRoot: string, name: TargetName, settings: ServerSettings, registry: ProcessRegistry): Promise<RunningServer> {
   const script = serverScript(repoRoot, name);
+  if (script === null) return startNchan(repoRoot, settings, registry, Number(describeMachine().fileLimit));
   if (!existsSync(script)) {
-    throw new Error(`${script} does not exist: run "npm run build" first${name === 'megacomet' ? ', or bench the baseline alone with --target baseline' : ''}`);
+    throw new Error(`${script} does not exist: run "npm run build" first${name !== 'baseline' ? ', or bench the baseline alone with --target baseline' : ''}`);
   }
   const args = serverArgs(name, settings);
   const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,7 +121,9 @@ export async function startServer(repoRoot: string, name: TargetName, settings: 
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   return {
     name,
+    protocol: 'megacomet',
     pid,
+    processIds: () => [pid],
     host: HOST,
     port: Number(port[1]),
     appPort: Number(appPort[1]),

@@ -20,7 +20,9 @@
 #include "event_loop.h"
 #include "histogram.h"
 #include "json_out.h"
+#include "http_response.h"
 #include "message_lines.h"
+#include "nchan_http.h"
 #include "progress.h"
 #include "stop_signal.h"
 #include "tcp_connect.h"
@@ -55,6 +57,17 @@ struct InFlight {
   int64_t written_ns;
 };
 
+// One connection to the server: MegaComet's app port (one, JSON lines) or Nchan's publisher
+// (--publishers of them, pipelined HTTP). Replies come back in request order on each.
+struct Connection {
+  int fd = -1;
+  bool writing = false;  // EPOLLOUT is in the epoll interest
+  std::string out;
+  size_t out_offset = 0;
+  std::string in;  // a partial reply line, or unparsed HTTP responses
+  std::deque<InFlight> in_flight;
+};
+
 class SendRun {
  public:
   explicit SendRun(const Options& options)
@@ -74,19 +87,39 @@ class SendRun {
   // Paced fan-out: --rate counts recipients per second and a round's lines leave one by one,
   // so a round of a million recipients does not land on the server at once.
   bool paced_fanout() const { return options_.fanout != 0 && options_.rate > 0; }
-  bool flush();
-  bool on_readable(int64_t now);
-  void on_reply(std::string_view line, int64_t now);
+  bool connect_all(int64_t hard_end);
+  bool flush(Connection& c);
+  // Flushes every connection with output and sets each one's EPOLLOUT interest.
+  bool flush_all();
+  bool on_readable(Connection& c, int64_t now);
+  // Splits lines (MegaComet) or HTTP responses (Nchan) off c.in.
+  void take_line_replies(Connection& c, std::string_view bytes, int64_t now);
+  bool take_http_replies(Connection& c, int64_t now);
+  void on_reply(Connection& c, std::string_view line, int64_t now);
+  void on_http_reply(Connection& c, int status, int64_t now);
+  // Pops the oldest request of `c` and counts its reply: ok, or refused with `code`.
+  void count_reply(Connection& c, bool ok, std::string_view code, int64_t now);
+  // Appends message `seq` for client `index` to its connection.
+  void append_message(uint32_t index, int64_t t, int64_t seq, int64_t now);
   void emit_progress(int64_t now);
   std::string result_json(int64_t now) const;
 
   const Options& options_;
+  // Messages written per second, first write to last (with --rate: the rate the clock kept).
+  double achieved_rate() const {
+    return generated_ > 1 && last_write_ns_ > first_write_ns_
+               ? static_cast<double>(generated_ - 1) * 1e9 / static_cast<double>(last_write_ns_ - first_write_ns_)
+               : 0;
+  }
+
   EventLoop loop_;
-  int fd_ = -1;
-  std::string out_;
-  size_t out_offset_ = 0;
-  std::string in_;
-  std::deque<InFlight> in_flight_;
+  sockaddr_in destination_{};
+  std::vector<Connection> connections_;
+  size_t in_flight_ = 0;  // over every connection
+  // Requests in flight at most. With --rate the clock paces the sender, not the replies: the
+  // window then only bounds memory when the server stalls (at least 2 s of messages).
+  size_t window_ = 0;
+  std::string host_port_;  // Host header of Nchan publishes
   std::vector<uint32_t> next_seq_;
   std::vector<ClientRange> fanout_ranges_;  // the lines of one round (fanout_ranges())
   std::vector<std::string> fanout_groups_;  // their quoted id lists, built once
@@ -108,6 +141,7 @@ class SendRun {
   int64_t last_write_ns_ = 0;
   int64_t last_ack_ns_ = 0;
   int64_t max_lag_ns_ = 0;
+  int64_t last_due_ns_ = 0;  // --rate: when the last generated message was due
   bool closed_by_server_ = false;
 };
 
@@ -132,23 +166,13 @@ int SendRun::run() {
   const int64_t hard_end = start_ns_ + seconds_to_ns(options_.max_seconds);
   generate_end_ns_ = options_.duration > 0 ? start_ns_ + seconds_to_ns(options_.duration) : hard_end;
 
-  fd_ = start_connect(destination, 0);
-  if (fd_ < 0) {
-    std::fprintf(stderr, "loadgen send: connect to %s:%u failed: %s\n", options_.app_host.c_str(),
-                 options_.app_port, std::strerror(errno));
-    return 1;
-  }
-  loop_.add(fd_, EPOLLOUT, 0);
-  epoll_event event{};
-  while (loop_.wait(&event, 1, 100 * kNsPerMs) == 0) {
-    if (stop_requested() || monotonic_ns() >= hard_end) return 1;
-  }
-  if (connect_result(fd_) != 0) {
-    std::fprintf(stderr, "loadgen send: connect to %s:%u failed: %s\n", options_.app_host.c_str(),
-                 options_.app_port, std::strerror(connect_result(fd_)));
-    return 1;
-  }
-  loop_.modify(fd_, EPOLLIN, 0);
+  destination_ = destination;
+  const size_t count = options_.protocol == Protocol::nchan ? options_.publishers : 1;
+  connections_.resize(count);
+  window_ = options_.window;
+  if (options_.rate > 0) window_ = std::max<size_t>(window_, static_cast<size_t>(options_.rate * 2));
+  host_port_ = options_.app_host + ":" + std::to_string(options_.app_port);
+  if (!connect_all(hard_end)) return 1;
   // The rate schedule starts now, not before the connect.
   start_ns_ = monotonic_ns();
   if (options_.duration > 0) generate_end_ns_ = start_ns_ + seconds_to_ns(options_.duration);
@@ -157,55 +181,91 @@ int SendRun::run() {
   const int64_t stall_ns = seconds_to_ns(options_.stall_seconds);
   int64_t now = start_ns_;
   int64_t drain_end = 0;
-  bool writing = false;
+  std::vector<epoll_event> events(connections_.size());
   while (now < hard_end && !closed_by_server_) {
-    if (!in_flight_.empty() && now - std::max(last_ack_ns_, in_flight_.front().written_ns) > stall_ns) {
-      std::fprintf(stderr, "loadgen send: no reply for %g s with %zu lines unanswered: giving up\n",
-                   options_.stall_seconds, in_flight_.size());
+    int64_t oldest = now;
+    for (const Connection& c : connections_) {
+      if (!c.in_flight.empty()) oldest = std::min(oldest, c.in_flight.front().written_ns);
+    }
+    if (in_flight_ > 0 && now - std::max(last_ack_ns_, oldest) > stall_ns) {
+      std::fprintf(stderr, "loadgen send: no reply for %g s with %zu requests unanswered: giving up\n",
+                   options_.stall_seconds, in_flight_);
       break;
     }
     const bool sending = !stop_requested() && generated_ < options_.messages && now < generate_end_ns_;
     if (!sending) {
-      if (in_flight_.empty()) break;
+      if (in_flight_ == 0) break;
       if (stop_requested()) {
         if (drain_end == 0) drain_end = now + kDrainNs;
         if (now >= drain_end) break;
       }
     }
-    if (sending && generate(now) && !flush()) break;
-    const bool want_write = out_offset_ < out_.size();
-    if (want_write != writing) {
-      loop_.modify(fd_, want_write ? EPOLLIN | EPOLLOUT : EPOLLIN, 0);
-      writing = want_write;
-    }
+    if (sending && generate(now) && !flush_all()) break;
     if (progress.due(now)) emit_progress(now);
     int64_t timeout = 100 * kNsPerMs;
     const int64_t next = sending ? time_to_next(now) : -1;
     if (next >= 0 && next < timeout) timeout = next;
-    const int n = loop_.wait(&event, 1, timeout);
+    const int n = loop_.wait(events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0) {
       std::fprintf(stderr, "loadgen send: epoll_pwait2 failed: %s\n", std::strerror(errno));
       break;
     }
     now = monotonic_ns();
-    if (n == 1) {
-      if ((event.events & EPOLLOUT) && !flush()) break;
-      if ((event.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !on_readable(now)) break;
+    bool failed = false;
+    for (int i = 0; i < n && !failed; i++) {
+      Connection& c = connections_[events[static_cast<size_t>(i)].data.u64];
+      const uint32_t ev = events[static_cast<size_t>(i)].events;
+      if ((ev & EPOLLOUT) && !flush(c)) failed = true;
+      if (!failed && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !on_readable(c, now)) failed = true;
     }
+    if (failed || !flush_all()) break;
   }
   now = monotonic_ns();
   emit_progress(now);
   const std::string result = result_json(now) + "\n";
   std::fwrite(result.data(), 1, result.size(), stdout);
   std::fflush(stdout);
-  close(fd_);
+  for (Connection& c : connections_) {
+    if (c.fd >= 0) close(c.fd);
+  }
   return 0;
+}
+
+bool SendRun::connect_all(int64_t hard_end) {
+  for (size_t i = 0; i < connections_.size(); i++) {
+    Connection& c = connections_[i];
+    c.fd = start_connect(destination_, 0);
+    if (c.fd < 0) {
+      std::fprintf(stderr, "loadgen send: connect to %s:%u failed: %s\n", options_.app_host.c_str(),
+                   options_.app_port, std::strerror(errno));
+      return false;
+    }
+    loop_.add(c.fd, EPOLLOUT, i);
+  }
+  size_t connected = 0;
+  std::vector<epoll_event> events(connections_.size());
+  while (connected < connections_.size()) {
+    const int n = loop_.wait(events.data(), static_cast<int>(events.size()), 100 * kNsPerMs);
+    if (stop_requested() || monotonic_ns() >= hard_end || n < 0) return false;
+    for (int i = 0; i < n; i++) {
+      Connection& c = connections_[events[static_cast<size_t>(i)].data.u64];
+      const int error = connect_result(c.fd);
+      if (error != 0) {
+        std::fprintf(stderr, "loadgen send: connect to %s:%u failed: %s\n", options_.app_host.c_str(),
+                     options_.app_port, std::strerror(error));
+        return false;
+      }
+      loop_.modify(c.fd, EPOLLIN, events[static_cast<size_t>(i)].data.u64);
+      connected++;
+    }
+  }
+  return true;
 }
 
 int64_t SendRun::time_to_next(int64_t now) const {
   if (options_.rate <= 0 || generated_ >= options_.messages) return -1;
   // With the window full only a reply can let the next message out: wait for that, not the clock.
-  if (!in_flight_.empty() && in_flight_.size() >= options_.window) return -1;
+  if (in_flight_ > 0 && in_flight_ >= window_) return -1;
   const int64_t due = due_ns();
   return due > now ? due - now : 0;
 }
@@ -219,13 +279,16 @@ bool SendRun::generate(int64_t now) {
   const uint32_t lines_per_message = options_.fanout ? static_cast<uint32_t>(fanout_groups_.size()) : 1;
   bool added = false;
   while (generated_ < options_.messages && paced_fanout()) {
-    if (!in_flight_.empty() && in_flight_.size() >= options_.window) break;
+    if (in_flight_ > 0 && in_flight_ >= window_) break;
     const int64_t due = due_ns();
     if (due > now) break;
+    last_due_ns_ = due;
     if (now - due > max_lag_ns_) max_lag_ns_ = now - due;
     const int64_t seq = static_cast<int64_t>(options_.first_seq) + static_cast<int64_t>(generated_) + 1;
-    append_fanout_line(out_, fanout_groups_[round_line_], due, seq);
-    in_flight_.push_back(InFlight{fanout_ranges_[round_line_].count, now});
+    Connection& c = connections_[0];
+    append_fanout_line(c.out, fanout_groups_[round_line_], due, seq);
+    c.in_flight.push_back(InFlight{fanout_ranges_[round_line_].count, now});
+    in_flight_++;
     recipients_generated_ += fanout_ranges_[round_line_].count;
     lines_sent_++;
     if (++round_line_ == fanout_groups_.size()) {
@@ -236,7 +299,7 @@ bool SendRun::generate(int64_t now) {
   }
   while (generated_ < options_.messages && !paced_fanout()) {
     // A round larger than the window goes out alone.
-    if (!in_flight_.empty() && in_flight_.size() + lines_per_message > options_.window) break;
+    if (in_flight_ > 0 && in_flight_ + lines_per_message > window_) break;
     int64_t t = now;
     if (options_.rate > 0) {
       // The data carries the time the message was due, not when it was written: if the window
@@ -246,25 +309,28 @@ bool SendRun::generate(int64_t now) {
           start_ns_ + static_cast<int64_t>(static_cast<double>(generated_) * 1e9 / options_.rate);
       if (due > now) break;
       t = due;
+      last_due_ns_ = due;
       if (now - due > max_lag_ns_) max_lag_ns_ = now - due;
     }
     const auto first_seq = static_cast<int64_t>(options_.first_seq);
     if (!options_.publish.empty()) {
-      append_publish_line(out_, options_.publish, t, first_seq + static_cast<int64_t>(generated_) + 1);
-      in_flight_.push_back(InFlight{options_.clients, now});
+      Connection& c = connections_[0];
+      append_publish_line(c.out, options_.publish, t, first_seq + static_cast<int64_t>(generated_) + 1);
+      c.in_flight.push_back(InFlight{options_.clients, now});
+      in_flight_++;
     } else if (options_.fanout) {
       const int64_t seq = first_seq + static_cast<int64_t>(generated_) + 1;
+      Connection& c = connections_[0];
       for (size_t g = 0; g < fanout_groups_.size(); g++) {
-        append_fanout_line(out_, fanout_groups_[g], t, seq);
-        in_flight_.push_back(InFlight{fanout_ranges_[g].count, now});
+        append_fanout_line(c.out, fanout_groups_[g], t, seq);
+        c.in_flight.push_back(InFlight{fanout_ranges_[g].count, now});
+        in_flight_++;
       }
     } else {
       const uint32_t index = options_.order == SendOrder::sequential
                                  ? sequential_client(generated_, options_.clients)
                                  : static_cast<uint32_t>(random_.next() % options_.clients);
-      append_send_line(out_, options_.prefix, options_.first_client + index, t,
-                       first_seq + ++next_seq_[index]);
-      in_flight_.push_back(InFlight{1, now});
+      append_message(index, t, first_seq + ++next_seq_[index], now);
     }
     lines_sent_ += lines_per_message;
     generated_++;
@@ -277,80 +343,156 @@ bool SendRun::generate(int64_t now) {
   return added;
 }
 
-bool SendRun::flush() {
-  while (out_offset_ < out_.size()) {
-    const ssize_t n = write(fd_, out_.data() + out_offset_, out_.size() - out_offset_);
+void SendRun::append_message(uint32_t index, int64_t t, int64_t seq, int64_t now) {
+  const uint32_t id = options_.first_client + index;
+  if (options_.protocol == Protocol::nchan) {
+    Connection& c = connections_[index % connections_.size()];
+    append_nchan_publish(c.out, options_.prefix, id, host_port_, t, seq);
+    c.in_flight.push_back(InFlight{1, now});
+  } else {
+    Connection& c = connections_[0];
+    append_send_line(c.out, options_.prefix, id, t, seq);
+    c.in_flight.push_back(InFlight{1, now});
+  }
+  in_flight_++;
+}
+
+bool SendRun::flush(Connection& c) {
+  while (c.out_offset < c.out.size()) {
+    const ssize_t n = write(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset);
     if (n < 0) {
       if (errno == EAGAIN) return true;
-      std::fprintf(stderr, "loadgen send: write to the app port failed: %s\n", std::strerror(errno));
+      std::fprintf(stderr, "loadgen send: write to the server failed: %s\n", std::strerror(errno));
       closed_by_server_ = true;
       return false;
     }
-    out_offset_ += static_cast<size_t>(n);
+    c.out_offset += static_cast<size_t>(n);
   }
-  out_.clear();
-  out_offset_ = 0;
+  c.out.clear();
+  c.out_offset = 0;
   return true;
 }
 
-bool SendRun::on_readable(int64_t now) {
+bool SendRun::flush_all() {
+  for (size_t i = 0; i < connections_.size(); i++) {
+    Connection& c = connections_[i];
+    if (c.out_offset < c.out.size() && !flush(c)) return false;
+    const bool want_write = c.out_offset < c.out.size();
+    if (want_write != c.writing) {
+      loop_.modify(c.fd, want_write ? EPOLLIN | EPOLLOUT : EPOLLIN, i);
+      c.writing = want_write;
+    }
+  }
+  return true;
+}
+
+bool SendRun::on_readable(Connection& c, int64_t now) {
   char buffer[65536];
-  const ssize_t n = read(fd_, buffer, sizeof buffer);
+  const ssize_t n = read(c.fd, buffer, sizeof buffer);
   if (n < 0 && errno == EAGAIN) return true;
   if (n <= 0) {
-    std::fprintf(stderr, "loadgen send: the server closed the app connection with %zu lines unanswered\n",
-                 in_flight_.size());
+    std::fprintf(stderr, "loadgen send: the server closed a connection with %zu requests unanswered\n",
+                 c.in_flight.size());
     closed_by_server_ = true;
     return false;
   }
-  std::string_view bytes(buffer, static_cast<size_t>(n));
+  const std::string_view bytes(buffer, static_cast<size_t>(n));
+  if (options_.protocol == Protocol::nchan) {
+    c.in.append(bytes);
+    return take_http_replies(c, now);
+  }
+  take_line_replies(c, bytes, now);
+  return true;
+}
+
+void SendRun::take_line_replies(Connection& c, std::string_view bytes, int64_t now) {
   // Whole lines straight from the buffer; only a trailing partial line is copied.
   size_t start = 0;
-  if (!in_.empty()) {
+  if (!c.in.empty()) {
     const size_t newline = bytes.find('\n');
     if (newline == std::string_view::npos) {
-      in_.append(bytes);
-      return true;
+      c.in.append(bytes);
+      return;
     }
-    in_.append(bytes.substr(0, newline));
-    on_reply(in_, now);
-    in_.clear();
+    c.in.append(bytes.substr(0, newline));
+    on_reply(c, c.in, now);
+    c.in.clear();
     start = newline + 1;
   }
   for (;;) {
     const size_t newline = bytes.find('\n', start);
     if (newline == std::string_view::npos) break;
-    on_reply(bytes.substr(start, newline - start), now);
+    on_reply(c, bytes.substr(start, newline - start), now);
     start = newline + 1;
   }
-  in_.append(bytes.substr(start));
+  c.in.append(bytes.substr(start));
+}
+
+bool SendRun::take_http_replies(Connection& c, int64_t now) {
+  size_t used = 0;
+  for (;;) {
+    const std::string_view rest = std::string_view(c.in).substr(used);
+    ResponseHead head;
+    const HeadParse parsed = parse_response_head(rest, head);
+    if (parsed == HeadParse::partial) break;
+    if (parsed == HeadParse::error) {
+      std::fprintf(stderr, "loadgen send: the publisher's answer is not HTTP/1.1 with a Content-Length\n");
+      closed_by_server_ = true;
+      return false;
+    }
+    if (rest.size() < head.head_length + head.content_length) break;
+    used += head.head_length + head.content_length;
+    on_http_reply(c, head.status, now);
+    if (head.close) {
+      std::fprintf(stderr, "loadgen send: the publisher closed its keep-alive connection (raise keepalive_requests)\n");
+      closed_by_server_ = true;
+      return false;
+    }
+  }
+  c.in.erase(0, used);
   return true;
 }
 
-void SendRun::on_reply(std::string_view line, int64_t now) {
+void SendRun::on_http_reply(Connection& c, int status, int64_t now) {
+  if (nchan_published(status)) {
+    count_reply(c, true, {}, now);
+    return;
+  }
+  char code[16];
+  std::snprintf(code, sizeof code, "http_%d", status);
+  count_reply(c, false, code, now);
+}
+
+void SendRun::on_reply(Connection& c, std::string_view line, int64_t now) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (in_flight_.empty()) {
+  AppReply reply;
+  if (!parse_app_reply(line, reply)) {
+    if (!c.in_flight.empty()) bad_replies_++;
+    count_reply(c, false, {}, now);
+    return;
+  }
+  count_reply(c, reply.ok, reply.error, now);
+}
+
+void SendRun::count_reply(Connection& c, bool ok, std::string_view code, int64_t now) {
+  if (c.in_flight.empty()) {
     bad_replies_++;  // a reply to no request
     return;
   }
-  const InFlight sent = in_flight_.front();
-  in_flight_.pop_front();
+  const InFlight sent = c.in_flight.front();
+  c.in_flight.pop_front();
+  in_flight_--;
   lines_acked_++;
   last_ack_ns_ = now;
   ack_latency_.record(now - sent.written_ns);
-  AppReply reply;
-  if (!parse_app_reply(line, reply)) {
-    bad_replies_++;
-    deliveries_refused_ += sent.deliveries;
-    return;
-  }
-  if (reply.ok) {
+  if (ok) {
     deliveries_ok_ += sent.deliveries;
     return;
   }
   deliveries_refused_ += sent.deliveries;
-  auto it = refused_by_code_.find(reply.error);
-  if (it == refused_by_code_.end()) it = refused_by_code_.emplace(std::string(reply.error), 0).first;
+  if (code.empty()) return;  // unparsable: counted as a bad reply
+  auto it = refused_by_code_.find(code);
+  if (it == refused_by_code_.end()) it = refused_by_code_.emplace(std::string(code), 0).first;
   it->second += sent.deliveries;
 }
 
@@ -360,7 +502,7 @@ void SendRun::emit_progress(int64_t now) {
       .add("acked", lines_acked_)
       .add("ok", deliveries_ok_)
       .add("refused", deliveries_refused_)
-      .add("in_flight", in_flight_.size())
+      .add("in_flight", in_flight_)
       .emit();
 }
 
@@ -370,7 +512,7 @@ std::string SendRun::result_json(int64_t now) const {
   for (const auto& [code, count] : refused_by_code_) {
     // Codes are [a-z_] by PROTOCOL.md; anything else is counted apart rather than written raw.
     bool plain = !code.empty() && code.size() < 64;
-    for (char c : code) plain = plain && ((c >= 'a' && c <= 'z') || c == '_');
+    for (char c : code) plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
     if (plain) {
       refused.number(code, count);
     } else {
@@ -395,7 +537,11 @@ std::string SendRun::result_json(int64_t now) const {
       .number("deliveries_ok", deliveries_ok_)
       .number("deliveries_refused", deliveries_refused_)
       .number("bad_replies", bad_replies_)
-      .number("unanswered", static_cast<uint64_t>(in_flight_.size()))
+      .number("unanswered", static_cast<uint64_t>(in_flight_))
+      .string("protocol", options_.protocol == Protocol::nchan ? "nchan" : "megacomet")
+      .number("connections", static_cast<uint64_t>(connections_.size()))
+      .number("window_used", static_cast<uint64_t>(window_))
+      .number("achieved_rate", achieved_rate())
       .number("start_ns", start_ns_)
       .number("end_ns", now)
       .number("first_write_ns", first_write_ns_)

@@ -83,7 +83,16 @@ HeadParse parse_response_head(std::string_view bytes, ResponseHead& out) {
       if (contains_ignore_case(value, "keep-alive")) out.close = false;
     } else if (equals_ignore_case(name, "transfer-encoding")) {
       return HeadParse::error;
+    } else if (equals_ignore_case(name, "last-modified")) {
+      out.last_modified = value;
+    } else if (equals_ignore_case(name, "etag")) {
+      out.etag = value;
     }
+  }
+  // RFC 9110: 204 and 304 never carry a body, so they need no length.
+  if (out.status == 204 || out.status == 304) {
+    out.content_length = 0;
+    return HeadParse::complete;
   }
   return have_length ? HeadParse::complete : HeadParse::error;
 }

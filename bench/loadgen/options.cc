@@ -54,9 +54,12 @@ void print_usage() {
                "       loadgen send  --app-port Q [--app-host H] --clients N [--first-client K]\n"
                "                     --messages M [--rate R] [--window W] [--fanout G | --publish GROUP]\n"
                "                     [--order random|sequential] [--first-seq K] [--stall-seconds 15]\n"
+               "                     [--publishers 8] (nchan: keep-alive publisher connections)\n"
                "       loadgen churn --port P [--host H] --rate R [--concurrency C] [--hold-ms H]\n"
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
-               "common: [--duration S] [--max-seconds S] [--progress S]\n"
+               "common: [--duration S] [--max-seconds S] [--progress S] [--protocol megacomet|nchan]\n"
+               "nchan: poll GETs /sub/<id> (cursor: If-Modified-Since/If-None-Match), send POSTs\n"
+               "/pub/<id> to --app-host:--app-port (the same nginx port).\n"
                "Prints one JSON result line on stdout when done; progress lines on stderr.\n"
                "send: --rate is messages/s; with --fanout it is recipients/s and each round's\n"
                "lines leave one by one at that pace.\n"
@@ -130,6 +133,17 @@ bool parse_options(int argc, char** argv, Options& out) {
         std::fprintf(stderr, "loadgen: --order expects random or sequential, got \"%s\"\n", value);
         ok = false;
       }
+    } else if (std::strcmp(flag, "--protocol") == 0) {
+      if (std::strcmp(value, "megacomet") == 0) {
+        out.protocol = Protocol::megacomet;
+      } else if (std::strcmp(value, "nchan") == 0) {
+        out.protocol = Protocol::nchan;
+      } else {
+        std::fprintf(stderr, "loadgen: --protocol expects megacomet or nchan, got \"%s\"\n", value);
+        ok = false;
+      }
+    } else if (std::strcmp(flag, "--publishers") == 0) {
+      ok = parse_into(flag, value, 1000, out.publishers);
     } else if (std::strcmp(flag, "--first-seq") == 0) {
       ok = parse_into(flag, value, uint64_t{1} << 40, out.first_seq);
     } else if (std::strcmp(flag, "--stall-seconds") == 0) {
@@ -201,6 +215,12 @@ bool parse_options(int argc, char** argv, Options& out) {
         std::fprintf(stderr, "loadgen send: --publish sends each round to the group; --fanout and --order do not apply\n");
         return false;
       }
+      if (out.protocol == Protocol::nchan && (out.fanout > 0 || out.publishers == 0)) {
+        std::fprintf(stderr,
+                     "loadgen send --protocol nchan: one POST per message (no --fanout) over "
+                     "--publishers connections (at least 1)\n");
+        return false;
+      }
       if (out.fanout > 0 && out.order == SendOrder::sequential) {
         std::fprintf(stderr,
                      "loadgen send: --order applies to single sends; --fanout already sends each "
@@ -209,6 +229,10 @@ bool parse_options(int argc, char** argv, Options& out) {
       }
       break;
     case Mode::churn:
+      if (out.protocol == Protocol::nchan) {
+        std::fprintf(stderr, "loadgen churn: --protocol nchan is not supported (poll and send are)\n");
+        return false;
+      }
       if (out.port == 0 || out.duration == 0) {
         std::fprintf(stderr, "loadgen churn: --port and --duration are required\n");
         return false;

@@ -8,6 +8,12 @@ namespace loadgen {
 
 enum class Mode { poll, send, churn, sse };
 
+// Which server's wire the generator speaks (poll and send).
+enum class Protocol {
+  megacomet,  // PROTOCOL.md: GET /poll?client=&since=, app JSON lines (also the bench baseline)
+  nchan,      // Nchan: GET /sub/<id> long-poll with If-Modified-Since/If-None-Match, POST /pub/<id>
+};
+
 // send without --fanout: which client each message goes to.
 enum class SendOrder {
   random,      // a random client per message (deterministic seed)
@@ -16,6 +22,7 @@ enum class SendOrder {
 
 struct Options {
   Mode mode = Mode::poll;
+  Protocol protocol = Protocol::megacomet;
 
   // Subscriber side (poll, churn).
   std::string host = "127.0.0.1";
@@ -53,6 +60,10 @@ struct Options {
   // fan-out round) gets first_seq + 1. A second sender to clients that already got first_seq
   // messages each starts here, so the pollers' check (sequence_check.h) still sees +1 steps.
   uint64_t first_seq = 0;
+  // send --protocol nchan: keep-alive connections to the publisher, each with its share of the
+  // window pipelined. A client's messages all go over one connection (client % publishers), so
+  // they reach the server in order.
+  uint32_t publishers = 8;
   // send: a server that answers no line for this long while lines wait is taken as stuck: the
   // sender gives up and reports, rather than hold the bench until its hard limit. A 1-vCPU VM
   // routing 10,000-id lines to a million held polls needs far more than the default.

@@ -27,6 +27,11 @@ bool read_message(JsonScan& scan, PolledMessage& out) {
 
 }  // namespace
 
+bool parse_message_body(std::string_view body, PolledMessage& out) {
+  JsonScan scan(body);
+  return read_message(scan, out) && scan.at_end();
+}
+
 bool parse_poll_body(std::string_view body, int64_t& cursor, std::vector<PolledMessage>& messages) {
   messages.clear();
   JsonScan scan(body);

@@ -20,4 +20,8 @@ struct PolledMessage {
 // add keys). Returns false if the body is not such an object.
 bool parse_poll_body(std::string_view body, int64_t& cursor, std::vector<PolledMessage>& messages);
 
+// Parses one message as the sender wrote it, alone (Nchan answers a poll with the published
+// body): {"t":T,"s":S}, unknown keys skipped; other JSON gives t = s = -1. False if not JSON.
+bool parse_message_body(std::string_view body, PolledMessage& out);
+
 }  // namespace loadgen

@@ -19,6 +19,7 @@
 #include "histogram.h"
 #include "http_response.h"
 #include "json_out.h"
+#include "nchan_http.h"
 #include "poll_body.h"
 #include "progress.h"
 #include "sequence_check.h"
@@ -42,6 +43,7 @@ struct Client {
   State state = State::queued;
   bool watching_out = false;  // EPOLLOUT is in the epoll interest (connecting, or a partial write)
   int64_t cursor = 0;     // since= of the next poll: the last cursor received
+  NchanCursor nchan;      // --protocol nchan: the cursor is the last answer's Last-Modified/Etag
   int64_t last_seq = 0;   // last message sequence number seen (sequence_check.h)
   std::string pending;    // unsent request rest (writing) or partial response (waiting)
 };
@@ -69,6 +71,8 @@ class PollRun {
   void on_readable(uint32_t index, int64_t now);
   // Handles one complete response; false if the connection must be dropped.
   bool handle_response(uint32_t index, const ResponseHead& head, std::string_view body, int64_t now);
+  // Fills messages_ from a Nchan answer (one message per 200); false if it is not one.
+  bool read_nchan_answer(Client& c, const ResponseHead& head, std::string_view body, bool& empty);
   void enter_waiting(Client& c);
   void leave_waiting(Client& c);
   // Closes the client's socket; it connects again at once (clean) or after the backoff.
@@ -83,6 +87,7 @@ class PollRun {
   std::vector<Client> clients_;
   EventLoop loop_;
   sockaddr_in destination_{};
+  std::string host_port_;  // Host header of Nchan polls
   std::deque<uint32_t> connect_queue_;
   std::deque<std::pair<int64_t, uint32_t>> backoff_queue_;  // (due time, client): FIFO, one delay
   std::vector<PolledMessage> messages_;                     // reused by every response
@@ -113,6 +118,7 @@ int PollRun::run() {
     std::fprintf(stderr, "loadgen poll: --host %s is not an IPv4 address\n", options_.host.c_str());
     return 1;
   }
+  host_port_ = options_.host + ":" + std::to_string(options_.port);
   start_ns_ = monotonic_ns();
   const int64_t hard_end = start_ns_ + seconds_to_ns(options_.max_seconds);
   const int64_t end = options_.duration > 0 ? start_ns_ + seconds_to_ns(options_.duration) : hard_end;
@@ -211,6 +217,14 @@ void PollRun::on_event(uint32_t index, uint32_t events, int64_t now) {
 
 void PollRun::send_poll(uint32_t index) {
   Client& c = clients_[index];
+  polls_sent_++;
+  if (options_.protocol == Protocol::nchan) {
+    c.pending.clear();
+    append_nchan_poll(c.pending, options_.prefix, options_.first_client + index, host_port_, c.nchan);
+    c.state = State::writing;
+    flush_request(index);
+    return;
+  }
   char request[256];
   int n = 0;
   if (c.cursor > 0) {
@@ -223,7 +237,6 @@ void PollRun::send_poll(uint32_t index) {
                       options_.prefix.c_str(), options_.first_client + index,
                       options_.host.c_str(), options_.port);
   }
-  polls_sent_++;
   c.pending.assign(request, static_cast<size_t>(n));
   c.state = State::writing;
   flush_request(index);
@@ -311,19 +324,31 @@ bool PollRun::handle_response(uint32_t index, const ResponseHead& head, std::str
   Client& c = clients_[index];
   leave_waiting(c);
   responses_++;
-  if (head.status != 200) {
-    errors_.http_status++;
-    drop(index, true, now);
-    return false;
+  if (options_.protocol == Protocol::nchan) {
+    bool empty = false;
+    if (!read_nchan_answer(c, head, body, empty)) {
+      drop(index, true, now);
+      return false;
+    }
+    if (empty) {
+      empty_responses_++;
+      return true;
+    }
+  } else {
+    if (head.status != 200) {
+      errors_.http_status++;
+      drop(index, true, now);
+      return false;
+    }
+    int64_t cursor = 0;
+    if (!parse_poll_body(body, cursor, messages_)) {
+      errors_.bad_response++;
+      drop(index, true, now);
+      return false;
+    }
+    if (cursor < c.cursor) errors_.bad_cursor++;
+    c.cursor = cursor;
   }
-  int64_t cursor = 0;
-  if (!parse_poll_body(body, cursor, messages_)) {
-    errors_.bad_response++;
-    drop(index, true, now);
-    return false;
-  }
-  if (cursor < c.cursor) errors_.bad_cursor++;
-  c.cursor = cursor;
   if (messages_.empty()) {
     empty_responses_++;
     return true;
@@ -337,6 +362,34 @@ bool PollRun::handle_response(uint32_t index, const ResponseHead& head, std::str
     check_sequence(c.last_seq, m.s, delivery_);
     if (m.t >= 0) latency_.record(received - m.t);
   }
+  return true;
+}
+
+bool PollRun::read_nchan_answer(Client& c, const ResponseHead& head, std::string_view body,
+                                bool& empty) {
+  messages_.clear();
+  switch (classify_nchan_poll_answer(head.status)) {
+    case NchanAnswer::empty:
+      empty = true;
+      return true;
+    case NchanAnswer::error:
+      errors_.http_status++;
+      return false;
+    case NchanAnswer::message:
+      break;
+  }
+  PolledMessage m;
+  // Without both cursor headers the next poll would start from the channel's oldest message.
+  if (!c.nchan.update(head)) {
+    errors_.bad_cursor++;
+    return false;
+  }
+  if (!parse_message_body(body, m)) {
+    errors_.bad_response++;
+    return false;
+  }
+  messages_.push_back(m);
+  empty = false;
   return true;
 }
 

@@ -13,6 +13,7 @@
 #include "http_response.h"
 #include "json_scan.h"
 #include "message_lines.h"
+#include "nchan_http.h"
 #include "options.h"
 #include "poll_body.h"
 #include "sequence_check.h"
@@ -334,6 +335,64 @@ void resumed_sequences() {
         "sequence: a second run continuing at --first-seq is seen as in order");
 }
 
+void nchan_wire() {
+  // The answer heads Nchan 1.3.6 gives (copied from a run of bench/nchan/nginx.conf.template).
+  const std::string_view message =
+      "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Length: 13\r\nLast-Modified: Wed, 02 Dec 2026 16:16:23 GMT\r\nConnection: keep-alive\r\n"
+      "Etag: 0\r\nVary: If-None-Match, If-Modified-Since\r\n\r\n{\"t\":1,\"s\":1}";
+  ResponseHead head;
+  check(parse_response_head(message, head) == HeadParse::complete && head.status == 200 &&
+            head.content_length == 13 && head.last_modified == "Wed, 02 Dec 2026 16:16:23 GMT" &&
+            head.etag == "0" && !head.close,
+        "nchan: a message answer's head gives its Last-Modified and Etag");
+  NchanCursor cursor;
+  check(cursor.empty() && cursor.update(head) && cursor.etag == "0" && !cursor.empty(),
+        "nchan: the cursor takes Last-Modified and Etag");
+  PolledMessage m;
+  check(parse_message_body(message.substr(head.head_length), m) && m.t == 1 && m.s == 1,
+        "nchan: the body is the published message");
+  check(parse_message_body("{\"other\":[1]}", m) && m.t == -1 && m.s == -1, "nchan: foreign JSON is a message without t/s");
+  check(!parse_message_body("{\"t\":1", m) && !parse_message_body("{\"t\":1} x", m),
+        "nchan: a cut or trailing body is not a message");
+
+  ResponseHead timeout;
+  check(parse_response_head("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n", timeout) ==
+                HeadParse::complete &&
+            classify_nchan_poll_answer(timeout.status) == NchanAnswer::empty && !cursor.update(timeout) && cursor.etag == "0",
+        "nchan: 408 is an empty poll and leaves the cursor as it was");
+  ResponseHead not_modified;
+  check(parse_response_head("HTTP/1.1 304 Not Modified\r\nEtag: 3\r\n\r\n", not_modified) == HeadParse::complete &&
+            not_modified.content_length == 0 && classify_nchan_poll_answer(304) == NchanAnswer::empty,
+        "nchan: 304 needs no Content-Length and is an empty poll");
+  check(classify_nchan_poll_answer(200) == NchanAnswer::message && classify_nchan_poll_answer(403) == NchanAnswer::error &&
+            classify_nchan_poll_answer(500) == NchanAnswer::error,
+        "nchan: 200 is a message, other statuses errors");
+  check(nchan_published(201) && nchan_published(202) && !nchan_published(200) && !nchan_published(403),
+        "nchan: 201 and 202 mean published");
+
+  std::string out;
+  append_nchan_poll(out, "c", 7, "127.0.0.1:80", NchanCursor{});
+  check(out == "GET /sub/c7 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n", "nchan: a first poll has no cursor headers");
+  out.clear();
+  append_nchan_poll(out, "c", 7, "127.0.0.1:80", cursor);
+  check(out == "GET /sub/c7 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nIf-Modified-Since: Wed, 02 Dec 2026 16:16:23 GMT\r\n"
+               "If-None-Match: 0\r\n\r\n",
+        "nchan: a later poll sends the cursor back");
+  out.clear();
+  append_nchan_publish(out, "c", 12, "h:1", -5, 123456789012);
+  check(out == "POST /pub/c12 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 25\r\n\r\n{\"t\":-5,\"s\":123456789012}",
+        "nchan: a publish carries the message and its length");
+
+  Options o;
+  check(parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--protocol", "nchan"}, o) &&
+            o.protocol == Protocol::nchan && o.publishers == 8,
+        "options: --protocol nchan, 8 publishers by default");
+  check(!parse({"send", "--app-port", "9", "--clients", "10", "--messages", "1", "--protocol", "nchan", "--fanout", "5"}, o),
+        "options: nchan has no fan-out line");
+  check(!parse({"poll", "--port", "9", "--clients", "1", "--protocol", "redis"}, o), "options: an unknown protocol is refused");
+}
+
 }  // namespace
 
 int main() {
@@ -349,6 +408,7 @@ int main() {
   sequential_targets();
   send_options();
   resumed_sequences();
+  nchan_wire();
   std::printf("loadgen unit tests: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }

@@ -14,6 +14,7 @@ const POLL_TIMEOUT = 1;
 
 export const churn: Scenario = {
   name: 'churn',
+  unsupported: { nchan: "the churn generator speaks MegaComet's poll only" },
   pollTimeout: POLL_TIMEOUT,
   description: 'connections opened, polled once (answered by a 1 s poll timeout) and closed, 2000/s for 5 s',
   async run(ctx) {

@@ -1,4 +1,5 @@
 // The figures every message-delivery scenario reports, from one DeliveryOutcome.
+import { perMessage } from '../lib/thread-usage.js';
 import type { DeliveryOutcome } from './delivery-run.js';
 import type { Figure } from './scenario.js';
 
@@ -19,5 +20,31 @@ export function deliveryFigures(o: DeliveryOutcome, rateName: string, rateTarget
     { name: 'refused by server', unit: 'msgs', better: 'lower', value: o.deliveriesRefused },
     // CPU per message depends less on what else runs on the machine than msgs/s does.
     { name: 'server CPU per delivered msg', unit: 'us', better: 'lower', value: o.unique > 0 ? (o.serverCpuSeconds * 1e6) / o.unique : null },
+    ...threadFigures(o),
+  ];
+}
+
+/**
+ * CPU per message of each thread role and the wake-ups (voluntary context switches) per message
+ * of the whole server: the cause of a regression as a number. Workers are summed here (each
+ * one's share is in the JSON file and the HTML report).
+ */
+export function threadFigures(o: DeliveryOutcome): Figure[] {
+  const rows = perMessage(o.threads, o.unique);
+  const sum = (pick: (role: string) => boolean, key: 'cpuUs' | 'wakeups'): number | null => {
+    const chosen = rows.filter((r) => r.role !== 'total' && pick(r.role));
+    if (chosen.length === 0 || o.unique === 0) return null;
+    return chosen.reduce((a, r) => a + (r[key] ?? 0), 0);
+  };
+  const main = (role: string): boolean => role === 'manager (main)' || role === 'main' || role === 'nginx master';
+  const worker = (role: string): boolean => /^worker \d+$/.test(role) || role === 'nginx worker';
+  const total = rows.find((r) => r.role === 'total');
+  return [
+    { name: 'CPU/msg: manager or main thread', unit: 'us', better: 'lower', value: sum(main, 'cpuUs') },
+    { name: 'CPU/msg: workers (all)', unit: 'us', better: 'lower', value: sum(worker, 'cpuUs') },
+    { name: 'CPU/msg: helper threads', unit: 'us', better: 'lower', value: sum((r) => r === 'helpers', 'cpuUs') },
+    { name: 'wake-ups per delivered msg', unit: 'switches', better: 'lower', value: total?.wakeups ?? null },
+    { name: 'wake-ups/msg: manager or main', unit: 'switches', better: 'lower', value: sum(main, 'wakeups') },
+    { name: 'wake-ups/msg: workers (all)', unit: 'switches', better: 'lower', value: sum(worker, 'wakeups') },
   ];
 }

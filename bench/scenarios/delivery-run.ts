@@ -5,7 +5,8 @@ import { Histogram } from '../lib/histogram.js';
 import { type JsonObject, numberField } from '../lib/json-fields.js';
 import { startLoadgen } from '../lib/loadgen-process.js';
 import { PollerFleet, type PollerTotals, errorTotal } from '../lib/poller-fleet.js';
-import { startServer } from '../lib/server-process.js';
+import { megacometThreads, startServer } from '../lib/server-process.js';
+import { type PhaseUsage, identifyRoles, perMessage, phaseUsage, readThreads } from '../lib/thread-usage.js';
 import { sleep, waitUntil } from '../lib/wait.js';
 import { type HeldCheck, waitForHeldPolls } from './held-polls.js';
 import type { ScenarioContext } from './scenario.js';
@@ -42,6 +43,8 @@ export interface DeliveryOutcome {
   serverCpuSeconds: number;
   /** CPU seconds the generator processes (pollers and sender) used over the whole scenario. */
   generatorCpuSeconds: number;
+  /** CPU and wake-ups of each server thread over the same span as serverCpuSeconds. */
+  threads: PhaseUsage;
 }
 
 /** Time to wait for the last messages once the sender is done and nothing more arrives. */
@@ -51,14 +54,17 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
   const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, plan.pollTimeout), ctx.registry);
   const fleet = new PollerFleet({
     loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
-    connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, mode: ctx.options.transport,
+    connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, mode: ctx.options.transport, protocol: server.protocol,
   });
   try {
+    // Named while the server is idle: its event-loop threads then all wait in epoll.
+    const roles = await identifyRoles(ctx.target, server.processIds(), megacometThreads(ctx.target, ctx.options.threads));
     fleet.add(0, plan.clients);
     const held = await waitForHeldPolls(ctx, server, fleet, plan.clients, plan.label);
     if (plan.prepare !== undefined) await plan.prepare(server);
+    const threadsBefore = readThreads(server.processIds());
     const cpuBefore = server.cpuSeconds();
-    const sender = startLoadgen(ctx.loadgen, ['send', '--app-host', server.host, '--app-port', String(server.appPort), '--clients', String(plan.clients), '--max-seconds', String(Math.max(1, Math.floor(ctx.remainingSeconds() - 10))), ...plan.senderArgs], `send ${plan.label}`, ctx.registry);
+    const sender = startLoadgen(ctx.loadgen, ['send', '--protocol', server.protocol, '--app-host', server.host, '--app-port', String(server.appPort), '--clients', String(plan.clients), '--max-seconds', String(Math.max(1, Math.floor(ctx.remainingSeconds() - 10))), ...plan.senderArgs], `send ${plan.label}`, ctx.registry);
     ctx.progress.watch(() => {
       const s = sender.progress();
       return `${ctx.target} ${plan.label}: sent ${s['sent'] ?? 0}, acknowledged ${s['ok'] ?? 0}, refused ${s['refused'] ?? 0}, received ${fleet.sum('received')}`;
@@ -82,6 +88,7 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
     await sleep(300);  // one more progress interval: late duplicates would show
     if (server.hasExited()) throw new Error(`${ctx.target} exited during ${plan.label}: ${server.stderrTail()}`);
     const serverCpuSeconds = server.cpuSeconds() - cpuBefore;
+    const threads = phaseUsage(threadsBefore, readThreads(server.processIds()), roles);
     const serverRssAfter = server.rss();
     const pollers = await fleet.finish();
     const unique = pollers.received - pollers.duplicated;
@@ -102,6 +109,7 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
       serverRssAfter,
       serverCpuSeconds,
       generatorCpuSeconds: pollers.cpuSeconds + numberField(sent, 'cpu_seconds', 'send result'),
+      threads,
     };
   } finally {
     await fleet.finish().catch(() => undefined);
@@ -131,5 +139,8 @@ export function outcomeDetails(o: DeliveryOutcome): JsonObject {
     server_rss_after: o.serverRssAfter,
     server_cpu_seconds: o.serverCpuSeconds,
     generator_cpu_seconds: o.generatorCpuSeconds,
+    // Per thread role over the measured span: CPU us and voluntary context switches (wake-ups)
+    // per delivered message.
+    threads: perMessage(o.threads, o.unique).map((r) => ({ ...r })),
   };
 }

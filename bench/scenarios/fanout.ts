@@ -6,6 +6,7 @@ import type { Scenario } from './scenario.js';
 
 export const fanout: Scenario = {
   name: 'fanout',
+  unsupported: { nchan: "Nchan has no one-request fan-out to a list of clients (one POST per channel)" },
   pollTimeout: 120,
   description: '5000 polling clients; 20 rounds of one send to all of them ("clients":[...]): deliveries/s, latency',
   async run(ctx) {

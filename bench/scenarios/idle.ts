@@ -83,7 +83,7 @@ export const idle: Scenario = {
     const readyAt = Date.now();
     const fleet = new PollerFleet({
       loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
-      connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, mode: ctx.options.transport,
+      connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, mode: ctx.options.transport, protocol: server.protocol,
     });
     try {
       // Warm-up clients come after the measured ones (same id length), so no level reuses them.

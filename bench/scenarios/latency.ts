@@ -1,34 +1,56 @@
-// (c) Latency at a fixed rate: 10k polling clients, 20k msgs/s to random clients for 8 s. Each
-// message carries the time it was due, so a sender held back by a slow server counts that wait.
+// (c) Latency at fixed rates: 10k polling clients, messages to random clients at 20k, 5k and
+// 100 msgs/s (--rate R1,R2,...), 8 s each, each rate on a fresh server. The sender is paced by
+// its clock, not by replies; each message carries the time it was due, so a sender held back
+// by a slow server counts that wait.
+import type { JsonObject } from '../lib/json-fields.js';
 import { runDelivery, outcomeDetails } from './delivery-run.js';
 import { deliveryFigures } from './delivery-figures.js';
-import type { Scenario } from './scenario.js';
+import type { Figure, Scenario } from './scenario.js';
+
+export const DEFAULT_RATES: readonly number[] = [20_000, 5000, 100];
+
+/** The figure names of one rate: "20000/s: latency p99". */
+export function rateFigureName(rate: number, name: string): string {
+  return `${rate}/s: ${name}`;
+}
 
 export const latency: Scenario = {
   name: 'latency',
   pollTimeout: 120,
-  description: '10k polling clients; a fixed 20k msgs/s to random clients for 8 s: latency percentiles at that rate',
+  description: '10k polling clients; messages to random clients at fixed rates (20k, 5k and 100 msgs/s; --duration, 8 s, each) on a fresh server per rate: latency percentiles, CPU and wake-ups per message at each rate',
   async run(ctx) {
     const clients = ctx.options.connections?.[0] ?? 10_000;
-    const rate = ctx.options.rate ?? 20_000;
+    const rates = ctx.options.rates ?? DEFAULT_RATES;
     const duration = ctx.options.duration ?? 8;
     const window = ctx.options.window ?? 1000;
-    const messages = Math.round(rate * duration);
-    const o = await runDelivery(ctx, {
-      label: 'latency',
-      clients,
-      pollTimeout: latency.pollTimeout,
-      // --duration ends the sending on time even when the server cannot keep up: the figures
-      // then show the rate it reached and the latency of what it got.
-      senderArgs: ['--messages', String(messages), '--rate', String(rate), '--duration', String(duration), '--window', String(window)],
-    });
-    const maxLag = Number(o.sender['max_lag_ns']) / 1e6;
-    return {
-      figures: [
-        ...deliveryFigures(o, 'delivered msgs/s', undefined, '<= 5'),
-        { name: 'sender lag max', unit: 'ms', better: 'lower', value: Number.isFinite(maxLag) ? maxLag : null },
-      ],
-      details: { clients, rate, duration, messages, window, ...outcomeDetails(o) },
-    };
+    const figures: Figure[] = [];
+    const details: JsonObject = { clients, duration, window };
+    for (const rate of rates) {
+      const messages = Math.max(1, Math.round(rate * duration));
+      try {
+        const o = await runDelivery(ctx, {
+          label: `latency ${rate}/s`,
+          clients,
+          pollTimeout: latency.pollTimeout,
+          // --duration ends the sending on time even when the server cannot keep up: the figures
+          // then show the rate it reached and the latency of what it got.
+          senderArgs: ['--messages', String(messages), '--rate', String(rate), '--duration', String(duration), '--window', String(window)],
+        });
+        const maxLag = Number(o.sender['max_lag_ns']) / 1e6;
+        const achieved = Number(o.sender['achieved_rate']);
+        figures.push(
+          ...[
+            { name: 'achieved send rate', unit: 'msg/s', better: 'none', value: Number.isFinite(achieved) ? achieved : null } satisfies Figure,
+            ...deliveryFigures(o, 'delivered msgs/s', undefined, rate >= 20_000 ? '<= 5' : rate <= 100 ? '< 1' : undefined),
+            { name: 'sender lag max', unit: 'ms', better: 'lower', value: Number.isFinite(maxLag) ? maxLag : null } satisfies Figure,
+          ].map((f) => ({ ...f, name: rateFigureName(rate, f.name) })),
+        );
+        details[`rate_${rate}`] = { rate, messages, ...outcomeDetails(o) };
+      } catch (e) {
+        // The rates measured so far are kept; the run counts as failed.
+        return { figures, details, error: `at ${rate}/s: ${e instanceof Error ? e.message : String(e)}` };
+      }
+    }
+    return { figures, details };
   },
 };

@@ -174,6 +174,7 @@ async function settled(server: RunningServer): Promise<{ reading: MemoryReading;
 export const million: Scenario = {
   name: 'million',
   // Longer than any run: no poll is answered by its timeout, only by the messages.
+  unsupported: { nchan: "it needs the VM and MegaComet's stats" },
   pollTimeout: 86_400,
   // No message expires while the run lasts, and each client's queue holds its two messages
   // (each acknowledged by the client's next poll) with room to spare.
@@ -201,7 +202,7 @@ export const million: Scenario = {
     const trace = new MemoryTrace(server.pid, TRACE_MS);
     const fleet = new PollerFleet({
       loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: sizing.perProcess,
-      connectRate: sizing.connectRate, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry,
+      connectRate: sizing.connectRate, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, protocol: server.protocol,
     });
     // A process holding a quarter of a million sockets takes a while to close them at exit.
     const generatorGraceMs = Math.max(10_000, sizing.perProcess * 0.2);

@@ -49,5 +49,7 @@ export interface Scenario {
   /** The server's --ttl (seconds) and --max-queue, when not PROTOCOL.md's 60 and 1000. */
   ttl?: number;
   maxQueue?: number;
+  /** Targets the scenario cannot drive, and why (Nchan has no fan-out line, no since= cursor...). */
+  unsupported?: Partial<Record<TargetName, string>>;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
