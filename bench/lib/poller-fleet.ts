@@ -22,6 +22,8 @@ export interface FleetSettings {
   mode?: 'poll' | 'sse';
   /** The server's wire (loadgen --protocol). */
   protocol: WireProtocol;
+  /** Nchan only: every client subscribes to this one channel (loadgen --channel; broadcast). */
+  channel?: string;
 }
 
 export interface PollerTotals {
@@ -64,7 +66,7 @@ export class PollerFleet {
     for (let i = 0, start = first; i < n; i++) {
       const size = Math.floor(count / n) + (i < count % n ? 1 : 0);
       const s = this.settings;
-      const args = [s.mode ?? 'poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), '--protocol', s.protocol, ...nextSourceFlags(size)];
+      const args = [s.mode ?? 'poll', '--host', s.host, '--port', String(s.port), '--clients', String(size), '--first-client', String(start), '--connect-rate', String(s.connectRate), '--max-seconds', String(Math.max(1, Math.floor(s.maxSeconds))), '--protocol', s.protocol, ...(s.channel === undefined ? [] : ['--channel', s.channel]), ...nextSourceFlags(size)];
       this.processes.push(startLoadgen(s.loadgen, args, `poll c${start}+${size}`, s.registry));
       this.ranges.push({ first: start, count: size });
       start += size;

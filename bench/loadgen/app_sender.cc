@@ -315,7 +315,12 @@ bool SendRun::generate(int64_t now) {
     const auto first_seq = static_cast<int64_t>(options_.first_seq);
     if (!options_.publish.empty()) {
       Connection& c = connections_[0];
-      append_publish_line(c.out, options_.publish, t, first_seq + static_cast<int64_t>(generated_) + 1);
+      const int64_t seq = first_seq + static_cast<int64_t>(generated_) + 1;
+      if (options_.protocol == Protocol::nchan) {
+        append_nchan_publish(c.out, options_.prefix, 0, host_port_, t, seq, options_.publish);
+      } else {
+        append_publish_line(c.out, options_.publish, t, seq);
+      }
       c.in_flight.push_back(InFlight{options_.clients, now});
       in_flight_++;
     } else if (options_.fanout) {

@@ -13,12 +13,17 @@ void append_int(std::string& out, int64_t v) {
 }
 
 void append_target(std::string& out, std::string_view method, std::string_view path,
-                   std::string_view prefix, uint32_t id, std::string_view host_port) {
+                   std::string_view prefix, uint32_t id, std::string_view host_port,
+                   std::string_view channel) {
   out += method;
   out += ' ';
   out += path;
-  out += prefix;
-  append_int(out, id);
+  if (channel.empty()) {
+    out += prefix;
+    append_int(out, id);
+  } else {
+    out += channel;
+  }
   out += " HTTP/1.1\r\nHost: ";
   out += host_port;
   out += "\r\n";
@@ -34,8 +39,8 @@ bool NchanCursor::update(const ResponseHead& head) {
 }
 
 void append_nchan_poll(std::string& out, std::string_view prefix, uint32_t id,
-                       std::string_view host_port, const NchanCursor& cursor) {
-  append_target(out, "GET", kNchanSubscribePath, prefix, id, host_port);
+                       std::string_view host_port, const NchanCursor& cursor, std::string_view channel) {
+  append_target(out, "GET", kNchanSubscribePath, prefix, id, host_port, channel);
   if (!cursor.empty()) {
     out += "If-Modified-Since: ";
     out += cursor.last_modified;
@@ -47,7 +52,7 @@ void append_nchan_poll(std::string& out, std::string_view prefix, uint32_t id,
 }
 
 void append_nchan_publish(std::string& out, std::string_view prefix, uint32_t id,
-                          std::string_view host_port, int64_t t, int64_t s) {
+                          std::string_view host_port, int64_t t, int64_t s, std::string_view channel) {
   char body[64];
   char* p = body;
   auto put = [&p](std::string_view text) {
@@ -58,7 +63,7 @@ void append_nchan_publish(std::string& out, std::string_view prefix, uint32_t id
   put(",\"s\":");
   p = std::to_chars(p, body + sizeof body, s).ptr;
   put("}");
-  append_target(out, "POST", kNchanPublishPath, prefix, id, host_port);
+  append_target(out, "POST", kNchanPublishPath, prefix, id, host_port, channel);
   out += "Content-Length: ";
   append_int(out, p - body);
   out += "\r\n\r\n";

@@ -26,15 +26,18 @@ struct NchanCursor {
   bool update(const ResponseHead& head);
 };
 
-// Appends "GET /sub/<prefix><id>" with the cursor's headers (none before the first message:
-// the channel's oldest message answers, or the next one published).
+// Appends "GET /sub/<prefix><id>" (or "/sub/<channel>" when `channel` is given: clients that
+// share one channel, the broadcast scenario) with the cursor's headers (none before the first
+// message: the channel's oldest message answers, or the next one published).
 void append_nchan_poll(std::string& out, std::string_view prefix, uint32_t id,
-                       std::string_view host_port, const NchanCursor& cursor);
+                       std::string_view host_port, const NchanCursor& cursor,
+                       std::string_view channel = {});
 
-// Appends "POST /pub/<prefix><id>" whose body is the message {"t":T,"s":S} (the same data the
-// MegaComet send line carries).
+// Appends "POST /pub/<prefix><id>" (or "/pub/<channel>") whose body is the message
+// {"t":T,"s":S} (the same data the MegaComet send line carries).
 void append_nchan_publish(std::string& out, std::string_view prefix, uint32_t id,
-                          std::string_view host_port, int64_t t, int64_t s);
+                          std::string_view host_port, int64_t t, int64_t s,
+                          std::string_view channel = {});
 
 enum class NchanAnswer {
   message,  // 200: one message, the body as published

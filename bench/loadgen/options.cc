@@ -58,6 +58,7 @@ void print_usage() {
                "       loadgen churn --port P [--host H] --rate R [--concurrency C] [--hold-ms H]\n"
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
                "common: [--duration S] [--max-seconds S] [--progress S] [--protocol megacomet|nchan]\n"
+               "nchan: poll --channel C makes every client GET /sub/C; send --publish C POSTs each round there\n"
                "nchan: poll GETs /sub/<id> (cursor: If-Modified-Since/If-None-Match), send POSTs\n"
                "/pub/<id> to --app-host:--app-port (the same nginx port).\n"
                "Prints one JSON result line on stdout when done; progress lines on stderr.\n"
@@ -122,6 +123,8 @@ bool parse_options(int argc, char** argv, Options& out) {
       ok = parse_into(flag, value, 1000000, out.window);
     } else if (std::strcmp(flag, "--fanout") == 0) {
       ok = parse_into(flag, value, 10000, out.fanout);
+    } else if (std::strcmp(flag, "--channel") == 0) {
+      out.channel = value;
     } else if (std::strcmp(flag, "--publish") == 0) {
       out.publish = value;
     } else if (std::strcmp(flag, "--order") == 0) {
@@ -169,6 +172,13 @@ bool parse_options(int argc, char** argv, Options& out) {
   }
   if (out.src_count == 0 || out.src_base + out.src_count > 255) {
     std::fprintf(stderr, "loadgen: --src-base + --src-count must stay within 127.0.0.1-254\n");
+    return false;
+  }
+  if (!out.channel.empty() && (out.mode != Mode::poll || out.protocol != Protocol::nchan ||
+                               out.channel.size() > 64 ||
+                               out.channel.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.-") !=
+                                   std::string::npos)) {
+    std::fprintf(stderr, "loadgen: --channel is for poll --protocol nchan: 1-64 characters of [A-Za-z0-9_:.-]\n");
     return false;
   }
   // Ids are <prefix><number>: PROTOCOL.md allows 64 bytes of [A-Za-z0-9_:-].

@@ -54,6 +54,9 @@ struct Options {
   // send: non-empty sends every round as one {"op":"publish"} to this group instead; the caller
   // has put all `clients` in it (each accepted round counts one delivery per client).
   std::string publish;
+  // poll --protocol nchan: non-empty makes every client subscribe to this one channel (the
+  // broadcast scenario's peer of a MegaComet group; send --publish POSTs each round to it).
+  std::string channel;
   // send without --fanout: random or sequential targets (see SendOrder).
   SendOrder order = SendOrder::random;
   // send: sequence numbers carry on after this one: each client's first message (or the first

@@ -220,7 +220,7 @@ void PollRun::send_poll(uint32_t index) {
   polls_sent_++;
   if (options_.protocol == Protocol::nchan) {
     c.pending.clear();
-    append_nchan_poll(c.pending, options_.prefix, options_.first_client + index, host_port_, c.nchan);
+    append_nchan_poll(c.pending, options_.prefix, options_.first_client + index, host_port_, c.nchan, options_.channel);
     c.state = State::writing;
     flush_request(index);
     return;

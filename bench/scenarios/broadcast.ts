@@ -1,6 +1,7 @@
 // Broadcast (issue 12): 10,000 polling clients in one group, 20 rounds of one `publish` to it:
 // deliveries per second, latency from the publish to each delivery, lost and duplicated.
-// Only MegaComet has groups; the baseline does what an app without them must, one `send` with
+// Nchan's peer of a group is a channel every client subscribes to, one POST per round; the
+// baseline has neither and does what an app without them must, one `send` with
 // "clients":[...] naming all 10,000 per round (PROTOCOL.md allows 10,000 ids per line).
 import { appRequest } from '../lib/app-client.js';
 import { numberField } from '../lib/json-fields.js';
@@ -21,13 +22,15 @@ export const broadcast: Scenario = {
     const rounds = ctx.options.messages ?? 20;
     const rate = ctx.options.rate ?? 0;
     const window = ctx.options.window ?? 2;
-    const groups = ctx.target === 'megacomet';
+    const groups = ctx.target === 'megacomet' || ctx.target === 'megacomet-t8';
+    const channel = ctx.target === 'nchan';
     let joinMs = 0;
     const o = await runDelivery(ctx, {
       label: 'broadcast',
       clients,
       pollTimeout: broadcast.pollTimeout,
-      senderArgs: ['--messages', String(rounds), '--rate', String(rate), '--window', String(window), ...(groups ? ['--publish', GROUP] : ['--fanout', String(Math.min(clients, JOIN_LINE))])],
+      senderArgs: ['--messages', String(rounds), '--rate', String(rate), '--window', String(window), ...(groups || channel ? ['--publish', GROUP] : ['--fanout', String(Math.min(clients, JOIN_LINE))])],
+      ...(channel ? { channel: GROUP } : {}),
       prepare: groups
         ? async (server) => {
             const t0 = performance.now();
@@ -46,7 +49,7 @@ export const broadcast: Scenario = {
     });
     return {
       figures: deliveryFigures(o, 'delivered msgs/s'),
-      details: { clients, rounds, rate, window, form: groups ? 'publish to a group' : 'send with clients (no groups)', join_ms: joinMs, ...outcomeDetails(o) },
+      details: { clients, rounds, rate, window, form: groups ? 'publish to a group' : channel ? 'publish to one channel all clients subscribe to' : 'send with clients (no groups)', join_ms: joinMs, ...outcomeDetails(o) },
     };
   },
 };

@@ -20,6 +20,8 @@ export interface DeliveryPlan {
   senderArgs: string[];
   /** Poll timeout of the server: longer than the run, so polls are answered by messages only. */
   pollTimeout: number;
+  /** Nchan only: every poller subscribes to this one channel (broadcast). */
+  channel?: string;
   /** Runs once every poll is held, before the sender starts (broadcast: joins the clients to the group). */
   prepare?: (server: { host: string; appPort: number }) => Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
   const fleet = new PollerFleet({
     loadgen: ctx.loadgen, host: server.host, port: server.port, perProcess: ctx.options.perProcess ?? DEFAULT_PER_PROCESS,
     connectRate: ctx.options.connectRate ?? DEFAULT_CONNECT_RATE, maxSeconds: ctx.remainingSeconds(), registry: ctx.registry, mode: ctx.options.transport, protocol: server.protocol,
+    ...(plan.channel === undefined ? {} : { channel: plan.channel }),
   });
   try {
     // Named while the server is idle: its event-loop threads then all wait in epoll.
