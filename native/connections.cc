@@ -95,7 +95,7 @@ void Connections::on_ready(std::uint32_t slot, std::uint32_t e) {
 
 // ---- held requests and deadlines ------------------------------------------------
 
-bool Connections::hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms) {
+bool Connections::begin_held(std::uint32_t slot, std::uint32_t gen) {
   if (stopped_ || !table_.live(slot)) return false;
   Connection& c = table_.at(slot);
   if (c.state != ConnState::kOutstanding || c.gen != gen) return false;
@@ -108,6 +108,11 @@ bool Connections::hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t time
     c.flags |= kHeld;
     ++held_;
   }
+  return true;
+}
+
+bool Connections::hold(std::uint32_t slot, std::uint32_t gen, std::uint32_t timeout_ms) {
+  if (!begin_held(slot, gen)) return false;
   timers_.arm(slot, timeout_ms);
   return true;
 }

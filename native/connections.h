@@ -155,6 +155,9 @@ class Connections {
 
  private:
   // connections.cc: deadlines, deferred work, events.
+  // Marks the outstanding request (slot, gen) held, for hold() and open_stream(); false
+  // (closing it if its peer already left) when there is no such request to hold.
+  bool begin_held(std::uint32_t slot, std::uint32_t gen);
   void on_timer(std::uint32_t slot);
   void defer(std::uint32_t slot);
   // Makes room for a record of `bytes`, flushing (running JS) if needed. False

@@ -23,6 +23,7 @@
 #include <cstdlib>
 
 #include "connections.h"
+#include "socket_send.h"
 
 namespace megacomet {
 
@@ -36,17 +37,8 @@ constexpr char kHeartbeat[] = ":\n";
 }  // namespace
 
 bool Connections::open_stream(std::uint32_t slot, std::uint32_t gen, const char* body, std::size_t len) {
-  if (stopped_ || !table_.live(slot)) return false;
+  if (!begin_held(slot, gen)) return false;
   Connection& c = table_.at(slot);
-  if (c.state != ConnState::kOutstanding || c.gen != gen) return false;
-  if (c.has(kPeerClosed)) {
-    close_connection(slot);
-    return false;
-  }
-  if (!c.has(kHeld)) {
-    c.flags |= kHeld;
-    ++held_;
-  }
   // The stream is the connection's last answer: nothing after the request is read.
   c.flags &= static_cast<std::uint8_t>(~(kKeepAlive | kHttp10 | kHeadRequest));
   c.state = ConnState::kStreaming;
@@ -108,17 +100,8 @@ bool Connections::stream_send(std::uint32_t slot, const iovec* iov, int iov_coun
   if (c.out == nullptr) {
     std::size_t total = 0;
     for (int i = 0; i < iov_count; ++i) total += iov[i].iov_len;
-    msghdr msg{};
-    msg.msg_iov = const_cast<iovec*>(iov);
-    msg.msg_iovlen = static_cast<std::size_t>(iov_count);
-    ssize_t w;
-    do {
-      w = sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      if (errno != EAGAIN) return false;
-      w = 0;
-    }
+    ssize_t w = send_gathered(c.fd, iov, iov_count);
+    if (w < 0) return false;
     skip = static_cast<std::size_t>(w);
     if (skip == total) return true;
   }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "connections.h"
+#include "socket_send.h"
 
 namespace megacomet {
 
@@ -44,20 +45,10 @@ bool Connections::respond(std::uint32_t slot, std::uint32_t gen, const ResponseI
 
 void Connections::write_response(std::uint32_t slot, const iovec* iov, int iov_count, std::size_t total) {
   Connection& c = table_.at(slot);
-  msghdr msg{};
-  msg.msg_iov = const_cast<iovec*>(iov);
-  msg.msg_iovlen = static_cast<std::size_t>(iov_count);
-  ssize_t w;
-  do {
-    // sendmsg is writev with flags: MSG_NOSIGNAL spares us SIGPIPE on a dead peer.
-    w = sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (w < 0 && errno == EINTR);
+  ssize_t w = send_gathered(c.fd, iov, iov_count);
   if (w < 0) {
-    if (errno != EAGAIN) {
-      close_connection(slot);
-      return;
-    }
-    w = 0;
+    close_connection(slot);
+    return;
   }
   std::size_t sent = static_cast<std::size_t>(w);
   if (sent == total) {

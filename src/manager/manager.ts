@@ -436,14 +436,7 @@ export class Manager implements WorkerRecordHandler {
     const hash = hashIdString(client);
     let entry = this.table.findString(hash, client);
     if (entry < 0) entry = this.table.addString(hash, client);
-    let queue = this.queues.get(entry);
-    if (queue === undefined) {
-      queue = this.spareQueues.pop() ?? new ClientQueue();
-      queue.entry = entry;
-      this.queues.set(entry, queue);
-    } else {
-      this.expiry.unfile(queue);
-    }
+    const queue = this.unfiledQueue(entry);
     for (let i = 0; i < ids.length; i++) {
       queue.push(ids[i]!, data[i]!, now + expiresInMs[i]!);
       this.queuedDataChars += data[i]!.length;
@@ -619,9 +612,8 @@ export class Manager implements WorkerRecordHandler {
     this.forgetIfIdle(entry);
   }
 
-  /** Merges a membership's pending publishes (id order) into the client's queue; not counted as sent again. */
-  private adopt(entry: number, list: MessageList): void {
-    if (list.ids.length === 0) return;
+  /** The client's queue (a spare one taken into use if it has none), out of the expiry buckets until the caller files it again. */
+  private unfiledQueue(entry: number): ClientQueue {
     let queue = this.queues.get(entry);
     if (queue === undefined) {
       queue = this.spareQueues.pop() ?? new ClientQueue();
@@ -630,6 +622,13 @@ export class Manager implements WorkerRecordHandler {
     } else {
       this.expiry.unfile(queue);
     }
+    return queue;
+  }
+
+  /** Merges a membership's pending publishes (id order) into the client's queue; not counted as sent again. */
+  private adopt(entry: number, list: MessageList): void {
+    if (list.ids.length === 0) return;
+    const queue = this.unfiledQueue(entry);
     const chars = queue.dataChars;
     queue.mergeIn(list);
     this.queuedCount += list.ids.length;
