@@ -117,8 +117,10 @@ export function usage(): string {
   const lines = [
     'Usage: node dist/main.js [flags]',
     '',
-    'MegaComet: an HTTP long-poll (comet) server. Browsers poll GET /poll?client=ID&since=CURSOR on --port;',
-    'apps send newline-delimited JSON ({"op":"send","client":"ID","data":...}) to --app-port.',
+    'MegaComet: an HTTP long-poll (comet) server. Browsers poll GET /poll?client=ID&since=CURSOR on --port',
+    '(or stream GET /events?client=ID, Server-Sent Events); apps send newline-delimited JSON',
+    '({"op":"send","client":"ID","data":...}, or join/leave/publish for groups) to --app-port.',
+    'Every op and error: docs/PROTOCOL.md.',
     'Durations are in seconds (decimals allowed).',
     '',
     'Flags:',
