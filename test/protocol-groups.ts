@@ -65,3 +65,23 @@ t.test('one publish: at once to a held member, on the next poll to one between p
   t.match(await app.request({ op: 'leave', clients: ['gh-held', 'gh-away'], group: 'e2e.room' }), { ok: true, members: 0 });
   t.match(await app.request({ op: 'publish', group: 'e2e.room', data: 3 }), { ok: false, error: 'unknown_group' });
 });
+
+t.test('--max-queue: a member on an open stream is never full; once its stream is gone it is', async (t) => {
+  const small = await startServer(t, ['--threads', '2', '--max-queue', '2']);
+  const smallApp = await AppConnection.open(small.appPort, t);
+  t.match(await smallApp.request({ op: 'join', clients: ['gq-stream', 'gq-away'], group: 'e2e.full' }), { ok: true, members: 2 });
+  const s = await SseStream.open(small.httpPort, '/events?client=gq-stream', {}, t);
+  await waitFor('the stream held', async () => (await smallApp.status('gq-stream')).connected);
+  const ids: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await smallApp.request({ op: 'publish', group: 'e2e.full', data: i });
+    // The member between polls fills at 2; the streaming one takes every publish.
+    t.match(r, { ok: true, queued: i < 2 ? 2 : 1, full: i < 2 ? 0 : 1 }, `publish ${i}`);
+    ids.push(r.id as number);
+  }
+  t.same((await s.take(4)).map((e) => Number(e.id)), ids, 'the stream got all four, in order');
+  t.match(await smallApp.request({ op: 'send', client: 'gq-stream', data: 'direct' }), { ok: true }, 'a direct send is not refused either');
+  s.close();
+  await waitFor('the stream gone', async () => !(await smallApp.status('gq-stream')).connected);
+  t.match(await smallApp.request({ op: 'publish', group: 'e2e.full', data: 'after' }), { ok: true, queued: 0, full: 2 }, 'without its stream the member counts its kept messages again');
+});
