@@ -95,6 +95,18 @@ export class PollerFleet {
     return mergeSnapshots(lines);
   }
 
+  /**
+   * How many clients from `first` a snapshot must span to include every process holding one of
+   * clients first .. first+count-1 (snapshot() takes whole processes only).
+   */
+  coveringCount(first: number, count: number): number {
+    let end = first + count;
+    for (const r of this.ranges) {
+      if (r.first < first + count && r.first + r.count > first) end = Math.max(end, r.first + r.count);
+    }
+    return end - first;
+  }
+
   /** Ends every process and merges their results; SIGKILL after `graceMs`. */
   async finish(graceMs = 10_000): Promise<PollerTotals> {
     const results = await Promise.all(this.processes.map((p) => p.finish(graceMs)));
