@@ -11,7 +11,6 @@
 // times in order changes nothing there; it guards injected clocks.)
 
 import { POLL_BODY_OVERHEAD_BYTES, pollBody } from '../protocol/poll-body.js';
-import { sseEvent } from '../protocol/sse.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import type { MessageList } from './groups.js';
 
@@ -133,35 +132,6 @@ export class ClientQueue {
         j++;
       }
     }
-  }
-
-  /**
-   * bodyAfter() for an event stream: the messages with id > since as events
-   * (src/protocol/sse.ts), as many as fit in `maxBytes` but at least one;
-   * `last` is the id of the last one included. Null when there is none.
-   */
-  eventsAfter(
-    since: number,
-    maxBytes: number,
-    latency: LatencyHistogram | null,
-    expiryNow: number,
-  ): { body: string; count: number; last: number } | null {
-    let i = this.head;
-    const end = this.ids.length;
-    while (i < end && this.ids[i]! <= since) i++;
-    if (i === end) return null;
-    let body = sseEvent(this.ids[i]!, this.data[i]!);
-    let last = i;
-    let budget = maxBytes - Buffer.byteLength(body);
-    for (let j = i + 1; j < end; j++) {
-      const event = sseEvent(this.ids[j]!, this.data[j]!);
-      budget -= Buffer.byteLength(event);
-      if (budget < 0) break;
-      body += event;
-      last = j;
-    }
-    if (latency !== null) for (let j = i; j <= last; j++) latency.observe(expiryNow - this.expires[j]!);
-    return { body, count: last - i + 1, last: this.ids[last]! };
   }
 
   /**

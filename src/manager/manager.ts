@@ -710,20 +710,14 @@ export class Manager implements WorkerRecordHandler {
     const entry = this.table.findString(hash, client);
     if (entry < 0) return ABSENT;
     const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
-    // A client with an open stream has received everything queued for it (./stream-delivery.ts).
-    if (this.held.hasStream(entry)) {
-      if (queue !== undefined) {
-        this.dropExpired(queue, now);
-        if (queue.length === 0) this.dropQueue(queue);
-      }
-      return entry;
-    }
     let queued = 0;
     if (queue !== undefined) {
       this.dropExpired(queue, now);
       if (queue.length !== 0) queued = queue.length;
       else if (this.dropQueue(queue) === ABSENT) return ABSENT;
     }
+    // A client with an open stream has received everything queued for it (./stream-delivery.ts).
+    if (this.held.hasStream(entry)) return entry;
     // A member's pending publishes count towards its --max-queue like its direct messages.
     if (this.groups.isMember(entry)) queued += this.groups.pending(entry, now);
     return queued >= this.maxQueue ? FULL : entry;

@@ -28,13 +28,9 @@ export function deliverBacklog(
   port: WorkerPort,
   handle: number,
 ): number {
-  let count = 0;
-  for (let out = queue.eventsAfter(since, maxBytes, latency, expiryNow); out !== null; ) {
-    count += out.count;
-    port.deliver(handle, out.body);
-    out = queue.eventsAfter(out.last, maxBytes, latency, expiryNow);
-  }
-  return count;
+  const list: MessageList = { ids: [], data: [], expires: [] };
+  queue.appendAfter(since, list);
+  return deliverList(list, maxBytes, latency, expiryNow, port, handle);
 }
 
 /** Writes the message just accepted to the stream `handle` on `port`. */
