@@ -44,6 +44,27 @@ bool byte_buffer_append(ByteBuffer** slot, const char* data, std::size_t n) {
   return true;
 }
 
+bool byte_buffer_append_rest(ByteBuffer** b, const iovec* iov, int count, std::size_t skip) {
+  if (*b == nullptr) {
+    std::size_t rest = 0;
+    for (int i = 0; i < count; ++i) rest += iov[i].iov_len;
+    if (rest <= skip) return true;
+    *b = byte_buffer_new(rest - skip);
+    if (*b == nullptr) return false;
+  }
+  for (int i = 0; i < count; ++i) {
+    const char* base = static_cast<const char*>(iov[i].iov_base);
+    std::size_t len = iov[i].iov_len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    if (!byte_buffer_append(b, base + skip, len - skip)) return false;
+    skip = 0;
+  }
+  return true;
+}
+
 void byte_buffer_release_if_empty(ByteBuffer** slot) {
   ByteBuffer* b = *slot;
   if (b != nullptr && b->len == 0 && b->discard == 0) {

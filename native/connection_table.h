@@ -12,6 +12,8 @@
 // cost no memory, so reserving for a million connections is free until used.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -76,6 +78,10 @@ ByteBuffer* byte_buffer_new(std::size_t cap);
 // Appends n bytes to *b, creating or growing it (moving it: *b is updated).
 // False if out of memory (*b is then unchanged).
 bool byte_buffer_append(ByteBuffer** b, const char* data, std::size_t n);
+// Appends what the socket did not take of a gathered write: the bytes of
+// iov[0..count) after the first `skip` (*b, if null, is made the exact size).
+// False if out of memory (*b may then hold part of them).
+bool byte_buffer_append_rest(ByteBuffer** b, const iovec* iov, int count, std::size_t skip);
 // Frees *b and sets it to null once it holds nothing and has nothing left to drop.
 void byte_buffer_release_if_empty(ByteBuffer** b);
 

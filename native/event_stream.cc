@@ -106,16 +106,7 @@ bool Connections::stream_send(std::uint32_t slot, const iovec* iov, int iov_coun
     if (skip == total) return true;
   }
   // Behind unsent bytes, or the socket took only part: keep the rest, in order.
-  for (int i = 0; i < iov_count; ++i) {
-    const char* base = static_cast<const char*>(iov[i].iov_base);
-    std::size_t len = iov[i].iov_len;
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    if (!byte_buffer_append(&c.out, base + skip, len - skip)) return false;
-    skip = 0;
-  }
+  if (!byte_buffer_append_rest(&c.out, iov, iov_count, skip)) return false;
   return c.out == nullptr || c.out->len <= config_.max_stream_buffer;
 }
 

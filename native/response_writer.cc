@@ -56,24 +56,10 @@ void Connections::write_response(std::uint32_t slot, const iovec* iov, int iov_c
     return;
   }
   // Keep only the unsent rest; EPOLLOUT (already registered) finishes it.
-  ByteBuffer* out = byte_buffer_new(total - sent);
-  if (out == nullptr) {
+  if (!byte_buffer_append_rest(&c.out, iov, iov_count, sent)) {
     close_connection(slot);
     return;
   }
-  std::size_t skip = sent;
-  for (int i = 0; i < iov_count; ++i) {
-    const char* base = static_cast<const char*>(iov[i].iov_base);
-    std::size_t len = iov[i].iov_len;
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    std::memcpy(out->data + out->len, base + skip, len - skip);
-    out->len += static_cast<std::uint32_t>(len - skip);
-    skip = 0;
-  }
-  c.out = out;
   c.state = ConnState::kWriting;
   // A peer that stops reading is closed after the keep-alive timeout without progress.
   timers_.arm(slot, config_.keep_alive_timeout_ms);
