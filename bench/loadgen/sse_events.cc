@@ -1,30 +1,10 @@
 #include "sse_events.h"
 
-#include "json_scan.h"
+#include "poll_body.h"
 
 namespace loadgen {
 
 namespace {
-
-// {"t":T,"s":S} as the sender writes it; anything else is t = s = -1 (foreign).
-bool parse_message(std::string_view json, PolledMessage& out) {
-  out = PolledMessage{};
-  JsonScan scan(json);
-  if (!scan.take('{')) return scan.skip_value() && scan.at_end();
-  if (scan.take('}')) return scan.at_end();
-  do {
-    std::string_view key;
-    if (!scan.string(key) || !scan.expect(':')) return false;
-    if (key == "t" || key == "s") {
-      int64_t v = 0;
-      if (!scan.integer(v)) return false;
-      (key == "t" ? out.t : out.s) = v;
-    } else if (!scan.skip_value()) {
-      return false;
-    }
-  } while (scan.take(','));
-  return scan.expect('}') && scan.at_end();
-}
 
 bool parse_id(std::string_view digits, int64_t& out) {
   if (digits.empty() || digits.size() > 16) return false;
@@ -57,7 +37,7 @@ void read_line(std::string_view line, SseEventState& state, SseSink& sink) {
   std::string_view value = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
   if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (field == "data") {
-    if (!state.replaced && !parse_message(value, state.message)) {
+    if (!state.replaced && !parse_message_body(value, state.message)) {
       sink.on_malformed();
       return;
     }
