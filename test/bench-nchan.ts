@@ -11,6 +11,7 @@ import { findNchan, nchanMissingMessage, startNchan } from '../bench/lib/nchan-s
 import { ProcessRegistry } from '../bench/lib/process-registry.js';
 import { epollThreads, identifyRoles, phaseUsage, readThreads } from '../bench/lib/thread-usage.js';
 import { num, sourceFlags, startLoadgen } from './helpers/loadgen.js';
+import { waitFor } from './helpers/wait.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -34,6 +35,8 @@ t.test('every message once and in order through Nchan; timeouts are empty polls;
   t.match(server.readyLine, /^nchan ready: http:\/\/127\.0\.0\.1:\d+ /);
   const roles = await identifyRoles('nchan', server.processIds(), null);
   t.same([...roles.values()], ['nginx master', 'nginx worker']);
+  // Right after the ready line the worker may still be setting up: wait until it sleeps in epoll.
+  await waitFor('the nginx worker waiting in epoll', () => epollThreads(server.pid).length === 1 || undefined);
   t.same(epollThreads(server.pid).length, 1, 'the worker waits in epoll');
 
   const clients = 300;
