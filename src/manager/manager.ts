@@ -590,9 +590,7 @@ export class Manager implements WorkerRecordHandler {
       list.ids.length = 0;
       list.data.length = 0;
       list.expires.length = 0;
-      this.held.hold(entry, worker, handle, true);
-      this.groups.present(entry);
-      if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
+      this.hold(entry, worker, handle, since, true);
       return true;
     }
     const out = memberBody(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
@@ -682,6 +680,11 @@ export class Manager implements WorkerRecordHandler {
         this.recycle(queue);
       }
     }
+    this.hold(entry, worker, handle, since, stream);
+  }
+
+  /** Remembers the poll (or stream) of `entry` as its held one, with its cursor if it is ahead of every id. */
+  private hold(entry: number, worker: number, handle: number, since: number, stream: boolean): void {
     this.held.hold(entry, worker, handle, stream);
     if (this.groups.isMember(entry)) this.groups.present(entry);
     if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
