@@ -4,6 +4,8 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from './config.js';
 import { loadAddon } from './engine/binding.js';
 import { createRingBuffer } from './ring/ring.js';
+import { createPromptBoard } from './ring/prompt-board.js';
+import { hashKey } from './protocol/client-id-hash.js';
 import { Manager } from './manager/manager.js';
 import type { ManagerState } from './manager/manager-state.js';
 import { RingWorkerPort } from './manager/worker-port.js';
@@ -103,11 +105,12 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   }
   const statsSab = createThreadStats(config.threads);
   const connections = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+  const promptBoard = createPromptBoard();
 
   const spawn = async (index: number, port: number): Promise<{ handle: WorkerHandle; port: number }> => {
     const toManager = createRingBuffer(RING_BYTES);
     const fromManager = createRingBuffer(RING_BYTES);
-    const init: WorkerInit = { index, config, port, maxConnections, connections, toManager, fromManager, stats: statsSab };
+    const init: WorkerInit = { index, config, port, maxConnections, connections, toManager, fromManager, stats: statsSab, promptBoard, hashKey: hashKey() };
     const thread = new Worker(new URL('./worker/thread.js', import.meta.url), { workerData: init });
     const first = await nextMessage(thread, ['listening', 'failed']);
     if (first.type === 'failed') {
@@ -132,7 +135,10 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
     throw failed.reason as Error;
   }
 
-  const manager = new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxMemory: config.maxMemory }, workers.map((w) => w.port));
+  const manager = new Manager(
+    { ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxMemory: config.maxMemory, promptBoard },
+    workers.map((w) => w.port),
+  );
 
   let stopping = false;
   for (const [index, w] of workers.entries()) {
@@ -163,6 +169,7 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   }
   manager.start();
   for (const w of workers) w.port.start(manager);
+  manager.takeInFrom(workers.map((w) => w.port));
 
   const appOptions = { host: config.appHost, port: config.appPort, secret: config.appSecret, maxLine: config.maxLine, maxMessage: config.maxMessage };
   const threadStats = (): ReturnType<typeof readThreadStats> => readThreadStats(statsSab);

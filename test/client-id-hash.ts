@@ -1,7 +1,7 @@
 // The client table's hash: the round function against the reference
 // vectors, and the byte and string forms agreeing on every id length.
 import t from 'tap';
-import { halfSipHashBytes, halfSipHashString, hashIdBytes, hashIdString } from '../src/manager/client-id-hash.js';
+import { halfSipHashBytes, halfSipHashString, hashIdBytes, hashIdString } from '../src/protocol/client-id-hash.js';
 
 // HalfSipHash-2-4, 32-bit output, key 00 01 .. 07, input 00 01 .. (i-1): the
 // first vectors of vectors_hsip32 in the reference implementation (github.com/veorq/SipHash).

@@ -3,7 +3,7 @@
 // forced through the hash the caller passes, and memory bounded under churn.
 import t from 'tap';
 import { ClientTable } from '../src/manager/client-table.js';
-import { hashIdBytes, hashIdString } from '../src/manager/client-id-hash.js';
+import { hashIdBytes, hashIdString } from '../src/protocol/client-id-hash.js';
 
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-';
 

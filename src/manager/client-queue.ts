@@ -32,7 +32,13 @@ export class ClientQueue {
     return this.ids.length - this.head;
   }
 
+  /** The newest message's id (0 when empty): ids are kept in increasing order. */
+  get lastId(): number {
+    return this.ids.length > this.head ? this.ids[this.ids.length - 1]! : 0;
+  }
+
   /** Expiry time (ms) of the oldest message; the queue must not be empty. */
+
   get firstExpiry(): number {
     return this.expires[this.head]!;
   }

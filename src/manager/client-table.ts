@@ -51,7 +51,7 @@
 // 64-byte ids replaced by 1M 8-byte ids keep both: 72 MB, documented rather
 // than compacted).
 //
-// Hashes come from the caller (./client-id-hash.ts, keyed per process), so
+// Hashes come from the caller (src/protocol/client-id-hash.ts, keyed per process), so
 // that a record's bytes are hashed once per lookup and insert, and so tests
 // can force collisions. A hash must be the one of the same id: the table
 // compares stored hashes before bytes.
@@ -269,6 +269,11 @@ export class ClientTable {
     const ref = this.refs[page]![index]!;
     const at = (ref & PAGE_UNIT_MASK) << UNIT_SHIFT;
     return String.fromCharCode(...this.arena[ref >>> PAGE_UNIT_BITS]!.subarray(at, at + length));
+  }
+
+  /** The client-id hash an entry in use was added with. */
+  hashOf(entry: number): number {
+    return this.hashes[entry >>> ENTRY_PAGE_BITS]![entry & ENTRY_MASK]!;
   }
 
   /** Whether `entry` is a client of the table now. */

@@ -29,7 +29,7 @@
 // response never arrived) costs nothing: the next poll gets them again.
 
 import { ClientQueue } from './client-queue.js';
-import { hashIdBytes, hashIdString } from './client-id-hash.js';
+import { hashIdBytes, hashIdString } from '../protocol/client-id-hash.js';
 import { ClientTable, type ClientTableMemory } from './client-table.js';
 import type { ManagerStats } from '../protocol/stats.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
@@ -42,6 +42,7 @@ import { memberBody } from './member-body.js';
 import type { GroupState, ManagerState, QueueState } from './manager-state.js';
 import { deliverBacklog, deliverEvent, deliverList } from './stream-delivery.js';
 import type { WorkerPort, WorkerRecordHandler } from './worker-port.js';
+import { PollIntake, type InboundSource } from './poll-intake.js';
 
 export interface ManagerOptions {
   /** How long a message waits for its client, from the send, in ms. */
@@ -69,6 +70,11 @@ export interface ManagerOptions {
   sleep?: (ms: number) => void;
   /** Clients to make room for before the client table's index first grows (it grows by 1.5x as needed). */
   initialClients?: number;
+  /**
+   * The board the workers read to tell which POLLs must wake this thread
+   * (src/ring/prompt-board.ts); without it (tests), every record wakes it.
+   */
+  promptBoard?: SharedArrayBuffer;
   /**
    * Bytes of queued messages and per-client state the manager may hold
    * (--max-memory); a send that would pass it is refused with memory_full.
@@ -149,6 +155,7 @@ export class Manager implements WorkerRecordHandler {
   /** Scratch for a member's delivery (./member-body.ts), emptied after each use. */
   private readonly memberList: MessageList = { ids: [], data: [], expires: [] };
   private refusedMemory = 0;
+  private readonly intake: PollIntake;
   private sent = 0;
   private delivered = 0;
   private expired = 0;
@@ -178,6 +185,7 @@ export class Manager implements WorkerRecordHandler {
     this.maxMemory = options.maxMemory ?? Infinity;
     if (!(this.maxMemory > 0)) throw new RangeError(`maxMemory must be a positive number of bytes, got ${options.maxMemory}`);
     this.groups = new Groups(options.memberTimeoutMs ?? this.ttlMs);
+    this.intake = new PollIntake(options.promptBoard, () => this.groups.memberships !== 0);
     this.memberHost = {
       directQueued: (entry, now) => {
         const queue = this.queues.size === 0 ? undefined : this.queues.get(entry);
@@ -245,6 +253,7 @@ export class Manager implements WorkerRecordHandler {
    * REFUSED_MEMORY_FULL (nothing was queued).
    */
   sendOne(client: string, data: string): number {
+    this.intake.sync();
     const now = this.now();
     const hash = hashIdString(client);
     const entry = this.roomyEntry(client, hash, now);
@@ -262,6 +271,7 @@ export class Manager implements WorkerRecordHandler {
 
   /** send() to each of `clients` (distinct), all or nothing: ids in the order of `clients`. */
   sendMany(clients: readonly string[], data: string): SendManyResult {
+    this.intake.sync();
     const now = this.now();
     // Entries found now stay valid below: only a client's own send or poll removes its entry.
     const entries = new Array<number>(clients.length);
@@ -291,6 +301,7 @@ export class Manager implements WorkerRecordHandler {
   }
 
   status(client: string): { connected: boolean; queued: number } {
+    this.intake.sync();
     const entry = this.table.findString(hashIdString(client), client);
     if (entry < 0) return { connected: false, queued: 0 };
     const connected = this.held.isHeld(entry);
@@ -306,6 +317,7 @@ export class Manager implements WorkerRecordHandler {
   }
 
   stats(): ManagerStats {
+    this.intake.sync();
     return {
       clients: this.table.size,
       held_polls: this.held.size,
@@ -350,6 +362,7 @@ export class Manager implements WorkerRecordHandler {
 
   /** Drops expired messages of the queues whose oldest message is due; start() calls it every second. */
   expire(): void {
+    this.intake.sync();
     const now = this.now();
     for (const queue of this.expiry.takeDue(now)) {
       this.dropExpired(queue, now);
@@ -362,6 +375,7 @@ export class Manager implements WorkerRecordHandler {
 
   /** Every held poll (a listing for tools and tests; it walks every entry ever used). */
   heldPolls(): Array<{ client: string; worker: number; handle: number }> {
+    this.intake.sync();
     const out: Array<{ client: string; worker: number; handle: number }> = [];
     this.held.forEach((entry, worker, handle) => out.push({ client: this.table.idOf(entry), worker, handle }));
     return out;
@@ -379,6 +393,7 @@ export class Manager implements WorkerRecordHandler {
    * expiring meanwhile; it must take no more sends, or they are not in it.
    */
   exportState(): ManagerState {
+    this.intake.sync();
     const now = this.now();
     // Each member's pending publishes go to its queue first: they travel as queued messages, the memberships as groups.
     this.groups.drainAll(now, (entry, list) => this.adopt(entry, list));
@@ -443,6 +458,7 @@ export class Manager implements WorkerRecordHandler {
     }
     this.queuedCount += ids.length;
     this.expiry.file(queue);
+    this.intake.queuedUpTo(hash, ids[ids.length - 1]!);
   }
 
   /**
@@ -459,6 +475,16 @@ export class Manager implements WorkerRecordHandler {
       if (entry < 0) entry = this.table.addString(hash, client);
       if (!this.groups.isIn(entry, group)) this.groups.join(entry, group, now);
     }
+    this.intake.membersChanged();
+  }
+
+  /**
+   * The workers' rings, read outside this thread's wake-ups: before each
+   * operation that depends on them and after each task that changed the
+   * prompt board (./poll-intake.ts). Call once, after starting each source.
+   */
+  takeInFrom(sources: readonly InboundSource[]): void {
+    this.intake.attach(sources);
   }
 
   /** Starts the expiry tick; it does not keep the process alive. */
@@ -480,6 +506,7 @@ export class Manager implements WorkerRecordHandler {
    * A client already in the group stays as it was.
    */
   join(clients: readonly string[], group: string): JoinResult {
+    this.intake.sync();
     const now = this.now();
     let fresh = 0;
     let cost = this.groups.has(group) ? 0 : GROUP_BYTES;
@@ -500,6 +527,7 @@ export class Manager implements WorkerRecordHandler {
       this.groups.join(entry, group, now);
       if (this.held.isHeld(entry)) this.groups.present(entry);
     }
+    this.intake.membersChanged();
     return { ok: true, members: this.groups.memberCount(group) };
   }
 
@@ -510,6 +538,7 @@ export class Manager implements WorkerRecordHandler {
    * it is accepted).
    */
   leave(clients: readonly string[], group: string): LeaveResult {
+    this.intake.sync();
     if (!this.groups.has(group)) return { ok: false, code: 'unknown_group' };
     const entries = new Array<number>(clients.length);
     for (let i = 0; i < clients.length; i++) {
@@ -524,11 +553,13 @@ export class Manager implements WorkerRecordHandler {
       this.adopt(entry, list);
       this.forgetIfIdle(entry);
     }
+    this.intake.membersChanged();
     return { ok: true, members: Math.max(0, this.groups.memberCount(group)) };
   }
 
   /** Queues `data` once for every member of `group` under one id, delivering it at once to held polls. */
   publish(group: string, data: string): PublishResult {
+    this.intake.sync();
     if (!this.groups.has(group)) return { ok: false, code: 'unknown_group' };
     const now = this.now();
     if (this.memoryUsed() + data.length + GROUP_MESSAGE_BYTES > this.maxMemory) {
@@ -546,6 +577,7 @@ export class Manager implements WorkerRecordHandler {
 
   /** The group's member count and up to `limit` of its members' ids, or null when no client is in it. */
   group(group: string, limit: number): { members: number; clients: string[] } | null {
+    this.intake.sync();
     const members = this.groups.memberCount(group);
     if (members < 0) return null;
     return { members, clients: this.groups.memberEntries(group, limit).map((entry) => this.table.idOf(entry)) };
@@ -553,6 +585,7 @@ export class Manager implements WorkerRecordHandler {
 
   /** The groups `client` is in. */
   groupsOf(client: string): string[] {
+    this.intake.sync();
     return this.groups.groupsOf(this.table.findString(hashIdString(client), client));
   }
 
@@ -629,6 +662,7 @@ export class Manager implements WorkerRecordHandler {
     const queue = this.unfiledQueue(entry);
     const chars = queue.dataChars;
     queue.mergeIn(list);
+    this.intake.queuedUpTo(this.table.hashOf(entry), queue.lastId);
     this.queuedCount += list.ids.length;
     this.queuedDataChars += queue.dataChars - chars;
     this.expiry.file(queue);
@@ -686,6 +720,7 @@ export class Manager implements WorkerRecordHandler {
   /** Remembers the poll (or stream) of `entry` as its held one, with its cursor if it is ahead of every id. */
   private hold(entry: number, worker: number, handle: number, since: number, stream: boolean): void {
     this.held.hold(entry, worker, handle, stream);
+    this.intake.held(this.table.hashOf(entry));
     if (this.groups.isMember(entry)) this.groups.present(entry);
     if (since > this.ids.lastIssued) this.futureCursors.set(entry, since);
   }
@@ -693,6 +728,7 @@ export class Manager implements WorkerRecordHandler {
   /** Forgets the held poll of `entry`. */
   private unhold(entry: number): void {
     this.held.release(entry);
+    this.intake.released(this.table.hashOf(entry));
     if (this.futureCursors.size !== 0) this.futureCursors.delete(entry);
     // A member's memberships last memberTimeoutMs from the end of its last held poll.
     if (this.groups.isMember(entry)) this.groups.seen(entry, this.now());
@@ -754,6 +790,7 @@ export class Manager implements WorkerRecordHandler {
     this.sent++;
     this.queuedCount++;
     this.queuedDataChars += data.length;
+    this.intake.queued(this.table.hashOf(entry), id);
     if (this.held.isHeld(entry)) {
       // Without a kept cursor, the poll's cursor is below every id issued since it came.
       const cursor = this.futureCursors.size === 0 ? undefined : this.futureCursors.get(entry);

@@ -11,9 +11,10 @@
 // whenever it drains faster than we write. The records keep their order, and
 // nothing waits longer than the task that produced it.
 
-import { RingReader, RingWriter } from '../ring/ring.js';
+import { RingReader, RingWriter, type RecordHandler } from '../ring/ring.js';
 import { HANDLE_RECORD_BYTES, PollMode, RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
 import { log } from '../log.js';
+import type { InboundSource } from './poll-intake.js';
 
 /** What the manager tells one worker (a ring in production, a fake in tests). */
 export interface WorkerPort {
@@ -122,10 +123,11 @@ export interface RingOccupancy {
 }
 
 /** Both rings of one worker, seen from the manager. */
-export class RingWorkerPort implements WorkerPort {
+export class RingWorkerPort implements WorkerPort, InboundSource {
   private readonly in: RingReader;
   private readonly out: RingWriter;
   private readonly deliveries: BatchedDeliveries;
+  private onRecord: RecordHandler | undefined;
 
   constructor(
     private readonly worker: number,
@@ -154,7 +156,7 @@ export class RingWorkerPort implements WorkerPort {
   start(handler: WorkerRecordHandler): void {
     const ring = this.in.bytes;
     const worker = this.worker;
-    this.in.start((offset) => {
+    this.onRecord = (offset) => {
       const type = ring[offset + RECORD_OFFSET.type];
       if (type === RecordType.Poll) {
         handler.onPollBytes(
@@ -169,11 +171,22 @@ export class RingWorkerPort implements WorkerPort {
       } else if (type === RecordType.Gone) {
         handler.onGone(worker, ring.readDoubleLE(offset + RECORD_OFFSET.handle));
       }
-    });
+    };
+    this.in.start(this.onRecord);
+  }
+
+  /**
+   * Reads every record the worker has published now, outside the ring's own
+   * wake-ups (./poll-intake.ts): 0 before start() and inside a record's handler.
+   */
+  drainNow(): number {
+    if (this.onRecord === undefined || this.in.isDraining || !this.in.hasRecords) return 0;
+    return this.in.drain(this.onRecord);
   }
 
   close(): void {
     this.deliveries.flush();
+    this.onRecord = undefined;
     this.in.stop();
     this.out.close();
   }

@@ -178,6 +178,17 @@ export class RingWriter {
    * maxLength = capacity / 2 - 8 (a record that could never fit); Error after close().
    */
   write(bytes: Uint8Array, length: number): void {
+    if (this.writeQuietly(bytes, length)) this.wake();
+  }
+
+  /**
+   * write() that does not wake a sleeping reader: the record is published, and the reader
+   * sees it at its next drain, whoever triggers that. For a reader that polls the ring on its
+   * own schedule (src/ring/prompt-board.ts says when the manager does); call wake() to wake
+   * it after all. Returns whether the record went into the ring (true) or onto the overflow
+   * list (false), which always wakes the reader when it is flushed.
+   */
+  writeQuietly(bytes: Uint8Array, length: number): boolean {
     if (!(Number.isInteger(length) && length >= 0 && length <= bytes.length && length <= this.maxLength)) {
       throw new RangeError(
         `ring record length ${String(length)} is not an integer in [0, ${Math.min(bytes.length, this.maxLength)}] ` +
@@ -189,14 +200,34 @@ export class RingWriter {
     // Older records first: a newer one may only go straight into the ring once the list is empty.
     if (this.overflowStart !== this.overflow.length) this.flush();
     if (this.overflowStart === this.overflow.length && this.place(bytes, length)) {
-      this.publish();
-      return;
+      // Publishes the record: a reader that loads this HEAD also sees its length prefix,
+      // padding marker and payload bytes (plain stores in place()).
+      Atomics.store(this.ctl, HEAD_WORD, this.head);
+      return true;
     }
     const copy = new Uint8Array(length);
     copy.set(length === bytes.length ? bytes : bytes.subarray(0, length));
     this.overflow.push(copy);
     this.overflowBytes += length;
     if (!this.waitPending) this.waitForSpace();
+    return false;
+  }
+
+  /** Wakes the reader if it sleeps: it then drains everything published so far. */
+  wake(): void {
+    // The reader announces sleep before its last look at HEAD, so if it missed our last store
+    // of HEAD it has set the flag, and we see it here. Clear it ourselves so later records do
+    // not notify again before the reader is back.
+    if (Atomics.load(this.ctl, READER_SLEEPING_WORD) !== 0 && Atomics.exchange(this.ctl, READER_SLEEPING_WORD, 0) !== 0) {
+      Atomics.notify(this.ctl, HEAD_WORD);
+    }
+  }
+
+  /** Whether more than `bytes` of the data area are in use; loads TAIL only when the last look says so. */
+  usesMoreThan(bytes: number): boolean {
+    if (((this.head - this.tail) | 0) <= bytes) return false;
+    this.tail = Atomics.load(this.ctl, TAIL_WORD);
+    return ((this.head - this.tail) | 0) > bytes;
   }
 
   /**
@@ -255,12 +286,7 @@ export class RingWriter {
     // Publishes the records placed since the last publish: a reader that loads this HEAD also
     // sees their length prefixes, padding markers and payload bytes (plain stores above).
     Atomics.store(this.ctl, HEAD_WORD, this.head);
-    // The reader announces sleep before its last look at HEAD, so if it missed the store above
-    // it has set the flag, and we see it here. Clear it ourselves so later records do not
-    // notify again before the reader is back.
-    if (Atomics.load(this.ctl, READER_SLEEPING_WORD) !== 0 && Atomics.exchange(this.ctl, READER_SLEEPING_WORD, 0) !== 0) {
-      Atomics.notify(this.ctl, HEAD_WORD);
-    }
+    this.wake();
   }
 
   /** Moves as much of the overflow list into the ring as fits, in order, with one publish. */
@@ -422,6 +448,16 @@ export class RingReader {
    */
   get bytesUsed(): number {
     return (Atomics.load(this.ctl, HEAD_WORD) - this.tail) | 0;
+  }
+
+  /** Whether a drain() is running now (its onRecord is on the stack). */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Whether records are published and not yet drained: one load of HEAD. */
+  get hasRecords(): boolean {
+    return Atomics.load(this.ctl, HEAD_WORD) !== this.tail;
   }
 
   /**

@@ -14,6 +14,10 @@ export interface WorkerInit {
   readonly toManager: SharedArrayBuffer;
   readonly fromManager: SharedArrayBuffer;
   readonly stats: SharedArrayBuffer;
+  /** Which POLLs must wake the manager (src/ring/prompt-board.ts), written by the manager. */
+  readonly promptBoard: SharedArrayBuffer;
+  /** The process's client-id hash key (src/protocol/client-id-hash.ts), so the board's buckets agree. */
+  readonly hashKey: readonly [number, number];
 }
 
 export type WorkerToMain =

@@ -4,6 +4,14 @@
 
 import { RingReader, RingWriter } from '../ring/ring.js';
 import { HANDLE_RECORD_BYTES, MAX_CLIENT_RECORD_BYTES, PollMode, RECORD_OFFSET, RecordType } from '../ring/records.js';
+import { PromptBoard, promptBucket } from '../ring/prompt-board.js';
+import { hashIdString } from '../protocol/client-id-hash.js';
+
+/**
+ * Past this share of the ring in use, quiet records wake the manager anyway: the
+ * manager then never lets the ring fill with records nobody prompted it to read.
+ */
+const QUIET_MAX_FILL = 0.25;
 
 /** What the request logic tells the manager (a ring in production, a fake in tests). */
 export interface ManagerPort {
@@ -28,10 +36,15 @@ export class RingManagerPort implements ManagerPort {
   private readonly in: RingReader;
   /** Records are encoded here and copied into the ring at once; a client id is ASCII, at most 64 bytes. */
   private readonly scratch = Buffer.alloc(MAX_CLIENT_RECORD_BYTES);
+  /** Says which POLLs must wake the manager; without one (tests), every record does. */
+  private readonly board: PromptBoard | null;
+  private readonly quietMaxBytes: number;
 
-  constructor(toManager: SharedArrayBuffer, fromManager: SharedArrayBuffer) {
+  constructor(toManager: SharedArrayBuffer, fromManager: SharedArrayBuffer, board: SharedArrayBuffer | null = null) {
     this.out = new RingWriter(toManager);
     this.in = new RingReader(fromManager);
+    this.board = board === null ? null : new PromptBoard(board);
+    this.quietMaxBytes = Math.floor(this.out.capacity * QUIET_MAX_FILL);
   }
 
   poll(handle: number, since: number, client: string): void {
@@ -49,7 +62,9 @@ export class RingManagerPort implements ManagerPort {
     out[RECORD_OFFSET.mode] = 0;
     out[RECORD_OFFSET.clientLen] = 0;
     out.writeDoubleLE(handle, RECORD_OFFSET.handle);
-    this.out.write(out, HANDLE_RECORD_BYTES);
+    // Nothing waits on a GONE: the manager reads it before it next delivers to this client.
+    if (this.board === null) this.out.write(out, HANDLE_RECORD_BYTES);
+    else if (this.out.writeQuietly(out, HANDLE_RECORD_BYTES) && this.out.usesMoreThan(this.quietMaxBytes)) this.out.wake();
   }
 
   /** Starts reading DELIVER and RELEASE records into `handler`, in order. */
@@ -80,6 +95,16 @@ export class RingManagerPort implements ManagerPort {
     out.writeDoubleLE(handle, RECORD_OFFSET.handle);
     out.writeDoubleLE(since, RECORD_OFFSET.since);
     out.write(client, RECORD_OFFSET.client, 'latin1');
-    this.out.write(out, RECORD_OFFSET.client + client.length);
+    const length = RECORD_OFFSET.client + client.length;
+    const board = this.board;
+    if (board === null) {
+      this.out.write(out, length);
+      return;
+    }
+    // Published first, then the board looked at: the order src/ring/prompt-board.ts relies on.
+    if (!this.out.writeQuietly(out, length)) return; // on the overflow list: its flush wakes the manager
+    if (mode === PollMode.Stream || board.needsPrompt(promptBucket(hashIdString(client)), since) || this.out.usesMoreThan(this.quietMaxBytes)) {
+      this.out.wake();
+    }
   }
 }

@@ -9,6 +9,7 @@ import type { MainToWorker, WorkerInit, WorkerToMain } from '../threads/thread-m
 import { RingManagerPort } from './manager-port.js';
 import { RequestHandler } from './request-handler.js';
 import { log } from '../log.js';
+import { adoptHashKey } from '../protocol/client-id-hash.js';
 
 const DRAIN_CHECK_MS = 20;
 const LAG_PUBLISH_MS = 1000;
@@ -19,7 +20,8 @@ function post(message: WorkerToMain): void {
 
 function main(init: WorkerInit): void {
   const { config } = init;
-  const manager = new RingManagerPort(init.toManager, init.fromManager);
+  adoptHashKey(init.hashKey);
+  const manager = new RingManagerPort(init.toManager, init.fromManager, init.promptBoard);
   const statsRow = new ThreadStatsWriter(init.stats, init.index);
   // Measured only for the metrics port: it costs a timer every 10 ms.
   const lag = config.metricsPort === undefined ? null : new LoopLag();

@@ -1,6 +1,7 @@
-// The hash of a client id for the manager's client table (./client-table.ts),
+// The hash of a client id for the manager's client table
+// (src/manager/client-table.ts) and the prompt board (src/ring/prompt-board.ts),
 // computed alike from the id's bytes in a ring record (a POLL) and from a JS
-// string (an app's send): ids are ASCII (src/protocol/client-id.ts), so the
+// string (an app's send, a worker's poll): ids are ASCII (src/protocol/client-id.ts), so the
 // UTF-16 units of the string are the bytes. The two functions must agree on
 // every id; test/client-id-hash.ts checks them against each other and the
 // round function against the reference vectors.
@@ -19,9 +20,23 @@
 
 import { randomFillSync } from 'node:crypto';
 
+// One key per process: the main thread draws it, and each worker thread, which
+// loads its own copy of this module, adopts it at start (adoptHashKey), so a
+// worker and the manager put a client in the same prompt-board bucket.
 const key = randomFillSync(new Uint32Array(2));
-const K0 = key[0]! | 0;
-const K1 = key[1]! | 0;
+let K0 = key[0]! | 0;
+let K1 = key[1]! | 0;
+
+/** This thread's key, to hand to a worker thread (workerData) for adoptHashKey(). */
+export function hashKey(): readonly [number, number] {
+  return [K0 >>> 0, K1 >>> 0];
+}
+
+/** Makes this thread hash with `key` (the main thread's hashKey()); call before any hash is kept. */
+export function adoptHashKey(key: readonly [number, number]): void {
+  K0 = key[0] | 0;
+  K1 = key[1] | 0;
+}
 
 /** The hash (a uint32) of the ASCII id in `bytes[start, start + length)`. */
 export function hashIdBytes(bytes: Uint8Array, start: number, length: number): number {
