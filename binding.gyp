@@ -4,6 +4,7 @@
       "target_name": "megacomet",
       "sources": [
         "native/addon.cc",
+        "native/doorbell.cc",
         "native/engine.cc",
         "native/server.cc",
         "native/acceptor.cc",

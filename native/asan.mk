@@ -2,7 +2,7 @@
 # from binding.gyp, and the engine's JS tests run against it:
 #
 #   make -f native/asan.mk          build build/asan/megacomet.node
-#   make -f native/asan.mk test     run test/engine-*.ts with it
+#   make -f native/asan.mk test     run test/engine-*.ts and test/ring-doorbell.ts with it
 #
 # Node itself is not instrumented, so libasan is preloaded into it and the
 # tests pick the build through MEGACOMET_ADDON (see src/engine/binding.ts). Leak
@@ -32,4 +32,4 @@ $(OUT)/megacomet.node: $(SRCS) $(wildcard native/*.h) native/asan.mk
 
 test: $(OUT)/megacomet.node
 	LD_PRELOAD="$(LIBASAN) $(LIBUBSAN)" ASAN_OPTIONS=detect_leaks=0,abort_on_error=1 \
-	  MEGACOMET_ADDON=$(abspath $(OUT)/megacomet.node) npx tap test/engine-*.ts
+	  MEGACOMET_ADDON=$(abspath $(OUT)/megacomet.node) npx tap test/engine-*.ts test/ring-doorbell.ts

@@ -138,6 +138,21 @@ export interface NativeAddon {
   Engine: new (options: EngineOptions, onEvents: EventsCallback) => NativeEngine;
   /** Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
   raiseFileLimit(): number;
+  /** Watches doorbell `fd` on this thread's loop, calling onRing once per run of rings (src/ring/doorbell.ts). */
+  DoorbellWatcher: new (fd: number, onRing: () => void) => NativeDoorbellWatcher;
+  /** A new doorbell (an eventfd); throws if none can be made. */
+  createDoorbell(): number;
+  /** Rings doorbell `fd`: its watcher's onRing runs on the watcher's thread. Any thread. */
+  ringDoorbell(fd: number): void;
+  /** Closes doorbell `fd`, once no thread rings or watches it any more. */
+  closeDoorbell(fd: number): void;
+}
+
+export interface NativeDoorbellWatcher {
+  /** Whether the watch keeps this thread's loop alive (it does not at first). */
+  keepAlive(on: boolean): void;
+  /** Stops watching (the fd stays open: its owner closes it). Idempotent. */
+  close(): void;
 }
 
 /** Content-Type of a response, chosen from the prebuilt head templates. */
