@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { loadAddon } from './engine/binding.js';
 import { createRingBuffer } from './ring/ring.js';
 import { createPromptBoard } from './ring/prompt-board.js';
+import { closeDoorbell, createDoorbell } from './ring/doorbell.js';
 import { hashKey } from './protocol/client-id-hash.js';
 import { Manager } from './manager/manager.js';
 import type { ManagerState } from './manager/manager-state.js';
@@ -106,18 +107,26 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   const statsSab = createThreadStats(config.threads);
   const connections = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const promptBoard = createPromptBoard();
+  // Closed only once every worker has exited and every port is closed: nobody rings or watches them then.
+  const doorbellFds: number[] = [];
+  const closeDoorbells = (): void => {
+    for (const fd of doorbellFds.splice(0)) closeDoorbell(fd);
+  };
 
   const spawn = async (index: number, port: number): Promise<{ handle: WorkerHandle; port: number }> => {
     const toManager = createRingBuffer(RING_BYTES);
     const fromManager = createRingBuffer(RING_BYTES);
-    const init: WorkerInit = { index, config, port, maxConnections, connections, toManager, fromManager, stats: statsSab, promptBoard, hashKey: hashKey() };
+    const doorbells = { toManager: createDoorbell(), fromManager: createDoorbell() };
+    doorbellFds.push(doorbells.toManager, doorbells.fromManager);
+    const init: WorkerInit = { index, config, port, maxConnections, connections, toManager, fromManager, stats: statsSab, promptBoard, hashKey: hashKey(), doorbells };
     const thread = new Worker(new URL('./worker/thread.js', import.meta.url), { workerData: init });
     const first = await nextMessage(thread, ['listening', 'failed']);
     if (first.type === 'failed') {
       await thread.terminate();
+      for (const fd of doorbellFds.splice(doorbellFds.indexOf(doorbells.toManager), 2)) closeDoorbell(fd);
       throw new Error(`worker ${index} cannot listen on ${config.host}:${port}: ${first.message}`);
     }
-    return { handle: { thread, port: new RingWorkerPort(index, toManager, fromManager) }, port: first.port };
+    return { handle: { thread, port: new RingWorkerPort(index, toManager, fromManager, doorbells) }, port: first.port };
   };
 
   // Worker 0 first: with --port 0 it picks the port the others then share.
@@ -132,6 +141,7 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed !== undefined) {
     await Promise.all(workers.map((w) => w.thread.terminate()));
+    closeDoorbells();
     throw failed.reason as Error;
   }
 
@@ -156,7 +166,9 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   const abandon = async (): Promise<void> => {
     stopping = true;
     manager.stop();
+    for (const w of workers) w.port.close();
     await Promise.all(workers.map((w) => w.thread.terminate()));
+    closeDoorbells();
   };
 
   if (hooks.importState !== undefined) {
@@ -200,10 +212,8 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
       try {
         metrics = await startMetricsServer(metricsOptions, sources);
       } catch (err) {
-        stopping = true;
         await app.close();
-        manager.stop();
-        await Promise.all(workers.map((w) => w.thread.terminate()));
+        await abandon();
         throw new Error(`cannot start the metrics server on ${config.metricsHost}:${config.metricsPort}: ${(err as Error).message}`);
       }
     }
@@ -234,6 +244,7 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
       manager.stop();
       for (const w of workers) w.port.close();
       await Promise.all(workers.map((w) => w.thread.terminate()));
+      closeDoorbells();
     },
     stopSends(): void {
       app.stopTaking();

@@ -12,6 +12,7 @@
 // nothing waits longer than the task that produced it.
 
 import { RingReader, RingWriter, type RecordHandler } from '../ring/ring.js';
+import { bellOf, watcherOf, type RingDoorbells } from '../ring/doorbell.js';
 import { HANDLE_RECORD_BYTES, PollMode, RECORD_OFFSET, RecordType, deliverRecordCapacity } from '../ring/records.js';
 import { log } from '../log.js';
 import type { InboundSource } from './poll-intake.js';
@@ -133,9 +134,11 @@ export class RingWorkerPort implements WorkerPort, InboundSource {
     private readonly worker: number,
     toManager: SharedArrayBuffer,
     fromManager: SharedArrayBuffer,
+    /** The fds of the two rings' doorbells (src/ring/doorbell.ts); null: Atomics.waitAsync. */
+    doorbells: RingDoorbells | null = null,
   ) {
-    this.in = new RingReader(toManager);
-    this.out = new RingWriter(fromManager);
+    this.in = new RingReader(toManager, doorbells === null ? null : watcherOf(doorbells.toManager));
+    this.out = new RingWriter(fromManager, doorbells === null ? null : bellOf(doorbells.fromManager));
     this.deliveries = new BatchedDeliveries(this.out);
   }
 
@@ -187,7 +190,7 @@ export class RingWorkerPort implements WorkerPort, InboundSource {
   close(): void {
     this.deliveries.flush();
     this.onRecord = undefined;
-    this.in.stop();
+    this.in.close();
     this.out.close();
   }
 }

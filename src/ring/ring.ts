@@ -52,6 +52,8 @@ import {
   recordSpan,
 } from './ring-layout.js';
 
+import type { BellWatch, RingBell, WatchBell } from './doorbell.js';
+
 export { createRingBuffer, maxRecordLength } from './ring-layout.js';
 
 /** Receives one record: its payload is `bytes[offset .. offset + length)` of the reader, valid only during the call. */
@@ -140,7 +142,12 @@ export class RingWriter {
     if (!this.closed) this.waitForSpace();
   };
 
-  constructor(sab: SharedArrayBuffer) {
+  /** Wakes the reader through its doorbell; null: Atomics.notify (a reader sleeping in waitAsync). */
+  private readonly bell: RingBell | null;
+
+  /** `bell`: the reader's doorbell (./doorbell.ts), when the reader watches one instead of waiting in waitAsync. */
+  constructor(sab: SharedArrayBuffer, bell: RingBell | null = null) {
+    this.bell = bell;
     const views = attachRing(sab, 'RingWriter');
     this.ctl = views.ctl;
     this.data = views.data;
@@ -219,7 +226,8 @@ export class RingWriter {
     // of HEAD it has set the flag, and we see it here. Clear it ourselves so later records do
     // not notify again before the reader is back.
     if (Atomics.load(this.ctl, READER_SLEEPING_WORD) !== 0 && Atomics.exchange(this.ctl, READER_SLEEPING_WORD, 0) !== 0) {
-      Atomics.notify(this.ctl, HEAD_WORD);
+      if (this.bell !== null) this.bell.ring();
+      else Atomics.notify(this.ctl, HEAD_WORD);
     }
   }
 
@@ -399,8 +407,8 @@ export class RingWriter {
 
 const EMPTY_RECORD = new Uint8Array(0);
 
-/** What will call pump() next: nothing, a setImmediate, or a pending waitAsync. */
-const Pending = { None: 0, Immediate: 1, Wait: 2 } as const;
+/** What will call pump() next: nothing, a setImmediate, a pending waitAsync, or the doorbell. */
+const Pending = { None: 0, Immediate: 1, Wait: 2, Bell: 3 } as const;
 type Pending = (typeof Pending)[keyof typeof Pending];
 
 /**
@@ -431,8 +439,22 @@ export class RingReader {
     Atomics.store(this.ctl, READER_SLEEPING_WORD, 0);
     this.pump();
   };
+  /** Makes the doorbell watch on first start(); null: sleep in Atomics.waitAsync. */
+  private readonly watchBell: WatchBell | null;
+  private bell: BellWatch | null = null;
+  private readonly onBell = (): void => {
+    // Rings coalesce and may come while we are awake anyway (a ring for a sleep we already
+    // left): only a sleeping reader acts on one.
+    if (this.pending !== Pending.Bell) return;
+    this.onWake();
+  };
 
-  constructor(sab: SharedArrayBuffer) {
+  /**
+   * `watchBell`: sleep on a doorbell (./doorbell.ts) instead of Atomics.waitAsync; the writer
+   * must then be given the same doorbell's ringing end.
+   */
+  constructor(sab: SharedArrayBuffer, watchBell: WatchBell | null = null) {
+    this.watchBell = watchBell;
     const views = attachRing(sab, 'RingReader');
     this.bytes = views.data;
     this.ctl = views.ctl;
@@ -511,7 +533,12 @@ export class RingReader {
   start(onRecord: RecordHandler): void {
     if (this.onRecord !== undefined) throw new Error('RingReader.start() while already watching: call stop() first');
     this.onRecord = onRecord;
-    this.keepAlive = setInterval(keepAliveTick, KEEP_ALIVE_MS);
+    if (this.watchBell !== null) {
+      this.bell ??= this.watchBell(this.onBell);
+      this.bell.keepAlive(true);
+    } else {
+      this.keepAlive = setInterval(keepAliveTick, KEEP_ALIVE_MS);
+    }
     // A wait or immediate still pending from before a stop() resumes the pump by itself.
     if (this.pending === Pending.None) this.schedule();
   }
@@ -522,11 +549,23 @@ export class RingReader {
     this.onRecord = undefined;
     clearInterval(this.keepAlive);
     this.keepAlive = undefined;
+    this.bell?.keepAlive(false);
+    if (this.pending === Pending.Bell) {
+      Atomics.store(this.ctl, READER_SLEEPING_WORD, 0);
+      this.pending = Pending.None;
+    }
     if (this.pending === Pending.Wait) {
       // Withdraw the announcement, then wake our own waitAsync (only this reader waits on HEAD).
       Atomics.store(this.ctl, READER_SLEEPING_WORD, 0);
       Atomics.notify(this.ctl, HEAD_WORD);
     }
+  }
+
+  /** stop(), and stops watching the doorbell for good (its fd stays open: the ring's owner closes it). */
+  close(): void {
+    this.stop();
+    this.bell?.close();
+    this.bell = null;
   }
 
   private schedule(): void {
@@ -555,6 +594,12 @@ export class RingReader {
     Atomics.store(this.ctl, READER_SLEEPING_WORD, 1);
     const head = Atomics.load(this.ctl, HEAD_WORD);
     if (head === this.tail) {
+      if (this.watchBell !== null) {
+        // A ring after our announcement leaves the eventfd readable until we read it: unlike a
+        // notify before waitAsync queues, it cannot be missed, so there is nothing more to check.
+        this.pending = Pending.Bell;
+        return;
+      }
       const wait = sleepUntilChanged(this.ctl, HEAD_WORD, READER_SLEEPING_WORD, head);
       if (wait !== undefined) {
         this.pending = Pending.Wait;

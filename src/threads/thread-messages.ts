@@ -1,6 +1,7 @@
 // Shapes of the few postMessage()s between the main thread and worker
 // threads (set-up and shutdown only: the hot path goes through the rings).
 import type { Config } from '../config.js';
+import type { RingDoorbells } from '../ring/doorbell.js';
 
 export interface WorkerInit {
   readonly index: number;
@@ -16,6 +17,8 @@ export interface WorkerInit {
   readonly stats: SharedArrayBuffer;
   /** Which POLLs must wake the manager (src/ring/prompt-board.ts), written by the manager. */
   readonly promptBoard: SharedArrayBuffer;
+  /** The doorbells of this worker's two rings (src/ring/doorbell.ts). */
+  readonly doorbells: RingDoorbells;
   /** The process's client-id hash key (src/protocol/client-id-hash.ts), so the board's buckets agree. */
   readonly hashKey: readonly [number, number];
 }

@@ -6,6 +6,7 @@ import { RingReader, RingWriter } from '../ring/ring.js';
 import { HANDLE_RECORD_BYTES, MAX_CLIENT_RECORD_BYTES, PollMode, RECORD_OFFSET, RecordType } from '../ring/records.js';
 import { PromptBoard, promptBucket } from '../ring/prompt-board.js';
 import { hashIdString } from '../protocol/client-id-hash.js';
+import { bellOf, watcherOf, type RingDoorbells } from '../ring/doorbell.js';
 
 /**
  * Past this share of the ring in use, quiet records wake the manager anyway: the
@@ -40,9 +41,10 @@ export class RingManagerPort implements ManagerPort {
   private readonly board: PromptBoard | null;
   private readonly quietMaxBytes: number;
 
-  constructor(toManager: SharedArrayBuffer, fromManager: SharedArrayBuffer, board: SharedArrayBuffer | null = null) {
-    this.out = new RingWriter(toManager);
-    this.in = new RingReader(fromManager);
+  /** `doorbells`: the fds of the two rings' doorbells (src/ring/doorbell.ts); null: Atomics.waitAsync. */
+  constructor(toManager: SharedArrayBuffer, fromManager: SharedArrayBuffer, board: SharedArrayBuffer | null = null, doorbells: RingDoorbells | null = null) {
+    this.out = new RingWriter(toManager, doorbells === null ? null : bellOf(doorbells.toManager));
+    this.in = new RingReader(fromManager, doorbells === null ? null : watcherOf(doorbells.fromManager));
     this.board = board === null ? null : new PromptBoard(board);
     this.quietMaxBytes = Math.floor(this.out.capacity * QUIET_MAX_FILL);
   }
@@ -83,7 +85,7 @@ export class RingManagerPort implements ManagerPort {
   }
 
   close(): void {
-    this.in.stop();
+    this.in.close();
     this.out.close();
   }
 

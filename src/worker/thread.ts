@@ -21,7 +21,7 @@ function post(message: WorkerToMain): void {
 function main(init: WorkerInit): void {
   const { config } = init;
   adoptHashKey(init.hashKey);
-  const manager = new RingManagerPort(init.toManager, init.fromManager, init.promptBoard);
+  const manager = new RingManagerPort(init.toManager, init.fromManager, init.promptBoard, init.doorbells);
   const statsRow = new ThreadStatsWriter(init.stats, init.index);
   // Measured only for the metrics port: it costs a timer every 10 ms.
   const lag = config.metricsPort === undefined ? null : new LoopLag();
