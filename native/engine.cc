@@ -45,27 +45,32 @@ std::string range_text(double min, double max) {
 
 // Reads `v` as an integer in [min, max]; throws (TypeError or RangeError) naming
 // `what` and returns false otherwise.
-bool to_integer(Napi::Env env, const Napi::Value& v, const std::string& what, double min, double max,
+// `what` is a C string so that the hot path (respond() checks two integers per answer) builds
+// no message: the text is put together only when there is an error to throw.
+bool to_integer(Napi::Env env, const Napi::Value& v, const char* what, double min, double max,
                 double* out) {
-  std::string expected = what + " must be an integer from " + range_text(min, max) + ", got " + describe(v);
-  if (!v.IsNumber()) {
+  const bool is_number = v.IsNumber();
+  if (is_number) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d >= min && d <= max && std::trunc(d) == d) {
+      *out = d;
+      return true;
+    }
+  }
+  std::string expected = std::string(what) + " must be an integer from " + range_text(min, max) + ", got " + describe(v);
+  if (!is_number) {
     Napi::TypeError::New(env, expected).ThrowAsJavaScriptException();
-    return false;
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= min && d <= max) || std::trunc(d) != d) {
+  } else {
     Napi::RangeError::New(env, expected).ThrowAsJavaScriptException();
-    return false;
   }
-  *out = d;
-  return true;
+  return false;
 }
 
 bool option_integer(Napi::Env env, const Napi::Object& options, const char* name, double min,
                     double max, double* out) {
   Napi::Value v = options.Get(name);
   if (env.IsExceptionPending()) return false;
-  return to_integer(env, v, std::string("Engine options.") + name, min, max, out);
+  return to_integer(env, v, (std::string("Engine options.") + name).c_str(), min, max, out);
 }
 
 // option_integer(), or `fallback` when the option is absent.
