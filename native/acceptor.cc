@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,11 @@ Acceptor::~Acceptor() { close(); }
 int Acceptor::open(std::string* error) {
   listen_fd_ = open_listener(config_.host, config_.port, config_.backlog, error);
   if (listen_fd_ < 0) return -1;
+  if (config_.spread > 0 && !attach_spread(listen_fd_, config_.spread)) {
+    *error = "cannot steer connections to " + std::to_string(config_.spread) + " listeners: " + describe_errno(errno);
+    stop();
+    return -1;
+  }
   int port = bound_port(listen_fd_);
   if (!loop_->add(listen_fd_, EPOLLIN, kListenerData)) {
     *error = "cannot watch the listening socket: " + describe_errno(errno);
@@ -212,6 +218,17 @@ int open_listener(const std::string& host, std::uint16_t port, int backlog, std:
     return -1;
   }
   return fd;
+}
+
+bool attach_spread(int fd, std::uint32_t spread) {
+  // A = random u32; A = A % spread; return A: the index of the socket in the group.
+  sock_filter code[] = {
+      {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)},
+      {BPF_ALU | BPF_MOD | BPF_K, 0, 0, spread},
+      {BPF_RET | BPF_A, 0, 0, 0},
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) == 0;
 }
 
 int bound_port(int fd) {

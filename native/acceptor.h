@@ -48,6 +48,9 @@ struct AcceptorConfig {
   // by the Engine), not this engine's alone: the kernel spreads accepts over
   // the threads unevenly, so an even per-thread split would refuse early.
   std::int32_t* shared_connections = nullptr;
+  // When above 0: new connections of the port's SO_REUSEPORT group go to its
+  // first `spread` listening sockets only, at random (see attach_spread).
+  std::uint32_t spread = 0;
 };
 
 // Room for connections: this engine's open count against max_connections, and
@@ -162,6 +165,11 @@ void Acceptor::on_ready(Adopt&& adopt) {
 // SO_REUSEPORT and starts listening. `host` must be a numeric IPv4 or IPv6
 // address. Returns the fd, or -1 with *error saying what failed and what to do.
 int open_listener(const std::string& host, std::uint16_t port, int backlog, std::string* error);
+// Makes the kernel hand each new connection of fd's SO_REUSEPORT group to one of the group's
+// first `spread` sockets, chosen at random, instead of spreading them over every socket: more
+// engines than cores then leaves the extra ones without connections, so they never wake.
+// A classic BPF program attached to the whole group; false with errno set on failure.
+bool attach_spread(int fd, std::uint32_t spread);
 
 // The port `fd` is bound to, or -1.
 int bound_port(int fd);

@@ -225,7 +225,7 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   }
   Napi::Object o = info[0].As<Napi::Object>();
   ServerConfig cfg;
-  double port, backlog, max_connections, head_timeout, keep_alive_timeout, heartbeat, max_stream_buffer;
+  double port, backlog, max_connections, head_timeout, keep_alive_timeout, heartbeat, max_stream_buffer, spread;
   if (!option_text(env, o, "host", &cfg.host) || !option_integer(env, o, "port", 0, 65535, &port) ||
       !option_integer(env, o, "backlog", 1, 2147483647, &backlog) ||
       !option_integer(env, o, "maxConnections", 1, 4294967295.0, &max_connections) ||
@@ -233,11 +233,13 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
       !option_integer(env, o, "keepAliveTimeoutMs", 1, kMaxTimeoutMs, &keep_alive_timeout) ||
       !option_text(env, o, "corsOrigin", &cfg.cors_origin) ||
       !optional_integer(env, o, "heartbeatMs", 1, kMaxTimeoutMs, cfg.heartbeat_ms, &heartbeat) ||
-      !optional_integer(env, o, "maxStreamBuffer", 1, 4294967295.0, cfg.max_stream_buffer, &max_stream_buffer)) {
+      !optional_integer(env, o, "maxStreamBuffer", 1, 4294967295.0, cfg.max_stream_buffer, &max_stream_buffer) ||
+      !optional_integer(env, o, "spread", 0, 4096, 0, &spread)) {
     return;
   }
   cfg.heartbeat_ms = static_cast<std::uint32_t>(heartbeat);
   cfg.max_stream_buffer = static_cast<std::uint32_t>(max_stream_buffer);
+  cfg.spread = static_cast<std::uint32_t>(spread);
   cfg.port = static_cast<std::uint16_t>(port);
   cfg.backlog = static_cast<int>(backlog);
   // One engine holds at most kMaxSlots connections (handles keep 24 bits for it).

@@ -20,6 +20,7 @@ AcceptorConfig acceptor_config(const ServerConfig& c) {
   a.backlog = c.backlog;
   a.max_connections = c.max_connections;
   a.shared_connections = c.shared_connections;
+  a.spread = c.spread;
   return a;
 }
 

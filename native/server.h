@@ -45,6 +45,7 @@ struct ServerConfig {
   std::string cors_origin = "*";
   std::uint32_t heartbeat_ms = 15000;
   std::uint32_t max_stream_buffer = 1024 * 1024;
+  std::uint32_t spread = 0;  // see AcceptorConfig
 };
 
 struct ServerStats {

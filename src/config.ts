@@ -67,7 +67,7 @@ interface FlagSpec {
 }
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  threads: { key: 'threads', kind: 'int', min: 1, max: 256, default: Math.max(1, availableParallelism()), defaultText: 'CPU count', help: 'worker threads, each with its own listening socket and epoll set' },
+  threads: { key: 'threads', kind: 'int', min: 1, max: 256, default: Math.max(1, availableParallelism()), defaultText: 'CPU count', help: 'worker threads, each with its own listening socket and epoll set; past the CPU count, new connections go to as many of them as there are CPUs and the rest stay idle' },
   host: { key: 'host', kind: 'host', default: '0.0.0.0', help: 'numeric address the long-poll HTTP server binds' },
   port: { key: 'port', kind: 'port', default: 8080, help: 'long-poll HTTP port (0 = any free port)' },
   'port-per-thread': { key: 'portPerThread', kind: 'flag', default: false, help: 'worker i listens on port+i instead of all sharing one port' },

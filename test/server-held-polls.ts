@@ -3,6 +3,7 @@
 // process holds the 5,000 client sockets (well under the 20,000 fd limit),
 // opens them with bounded concurrency, and only then writes the polls.
 import t from 'tap';
+import { availableParallelism } from 'node:os';
 import { AppConnection } from './helpers/app-client.js';
 import { RawHttpConnection, type HttpResponse } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
@@ -55,7 +56,8 @@ t.test('held polls: 5,000 polls over 4 threads are held, then all answered empty
   t.equal(stats.threads.length, THREADS);
   t.equal(stats.threads.reduce((n, th) => n + th.held_polls, 0), POLLS, 'per-thread held polls add up');
   const busy = stats.threads.filter((th) => th.held_polls > 0).length;
-  t.equal(busy, THREADS, `every thread holds polls: ${JSON.stringify(stats.threads)}`);
+  // Past the CPU count only as many workers as CPUs take connections (test/server-spread.ts).
+  t.equal(busy, Math.min(THREADS, availableParallelism()), `every accepting thread holds polls: ${JSON.stringify(stats.threads)}`);
 
   const answers: Array<{ res: HttpResponse; sentAt: number }> = await withTimeout(Promise.all(pending.map((p) => p.answer)), 30_000, 'every poll to be answered');
   let wrongBody = 0;

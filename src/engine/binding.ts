@@ -35,6 +35,12 @@ export interface EngineOptions {
   heartbeatMs?: number;
   /** Event streams: unsent bytes past this close the stream (default 1 MiB); see native/event_stream.cc. */
   maxStreamBuffer?: number;
+  /**
+   * When above 0: the port's new connections go, at random, to the first `spread` listening
+   * sockets of its SO_REUSEPORT group only (a BPF program on the group), not to every one.
+   * 0 (default): the kernel spreads them over all.
+   */
+  spread?: number;
 }
 
 /** What write() did to an event stream. */

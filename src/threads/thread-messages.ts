@@ -17,6 +17,8 @@ export interface WorkerInit {
   readonly stats: SharedArrayBuffer;
   /** Which POLLs must wake the manager (src/ring/prompt-board.ts), written by the manager. */
   readonly promptBoard: SharedArrayBuffer;
+  /** EngineOptions.spread: how many workers' listeners take new connections (0: all). */
+  readonly spread: number;
   /** The doorbells of this worker's two rings (src/ring/doorbell.ts). */
   readonly doorbells: RingDoorbells;
   /** The process's client-id hash key (src/protocol/client-id-hash.ts), so the board's buckets agree. */

@@ -53,6 +53,7 @@ function main(init: WorkerInit): void {
       corsOrigin: config.corsOrigin,
       heartbeatMs: config.heartbeatMs,
       maxStreamBuffer: config.maxStreamBuffer,
+      spread: init.spread,
     },
     (count) => {
       handler!.onEvents(count);
