@@ -19,6 +19,8 @@ constexpr std::size_t kEventBufferBytes = 256 * 1024;
 constexpr std::size_t kScratchKeepBytes = 1024 * 1024;
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 constexpr double kMaxTimeoutMs = 2147483647.0;
+// statsInto(): connections, held, streams, accepted, refused, badRequests.
+constexpr std::size_t kStatsFields = 6;
 
 std::string describe(const Napi::Value& v) {
   if (v.IsNumber()) {
@@ -212,6 +214,7 @@ Napi::Function Engine::Define(Napi::Env env) {
                          InstanceMethod("drain", &Engine::Drain),
                          InstanceMethod("close", &Engine::Close),
                          InstanceMethod("stats", &Engine::Stats),
+                         InstanceMethod("statsInto", &Engine::StatsInto),
                          InstanceAccessor("events", &Engine::GetEvents, nullptr),
                      });
 }
@@ -472,6 +475,25 @@ Napi::Value Engine::Stats(const Napi::CallbackInfo& info) {
   o.Set("refused", Napi::Number::New(env, static_cast<double>(s.refused)));
   o.Set("badRequests", Napi::Number::New(env, static_cast<double>(s.bad_requests)));
   return o;
+}
+
+Napi::Value Engine::StatsInto(const Napi::CallbackInfo& info) {
+  // The per-batch path of stats() (src/worker/thread.ts): no object, no property names to intern.
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::TypedArray>().ElementLength() < kStatsFields) {
+    Napi::TypeError::New(env, "statsInto(out): out must be a Float64Array of at least 6 elements").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto out = info[0].As<Napi::Float64Array>();
+  ServerStats s = server_->stats();
+  out[0] = static_cast<double>(s.connections);
+  out[1] = static_cast<double>(s.held);
+  out[2] = static_cast<double>(s.streams);
+  out[3] = static_cast<double>(s.accepted);
+  out[4] = static_cast<double>(s.refused);
+  out[5] = static_cast<double>(s.bad_requests);
+  return env.Undefined();
 }
 
 Napi::Value Engine::GetEvents(const Napi::CallbackInfo& /*info*/) { return events_.Value(); }

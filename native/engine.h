@@ -46,6 +46,7 @@ class Engine : public Napi::ObjectWrap<Engine>, private EventSink {
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value StatsInto(const Napi::CallbackInfo& info);
   Napi::Value GetEvents(const Napi::CallbackInfo& info);
 
   void deliver(std::uint32_t count, std::uint32_t bytes) override;

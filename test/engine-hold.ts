@@ -1,7 +1,7 @@
 // Held requests: hold() keeps a request open, its timeout comes back as a
 // TIMEOUT event, and a peer that goes away comes back as a CLOSED event.
 import t from 'tap';
-import { ResponseKind } from '../src/engine/binding.js';
+import { ResponseKind, STATS_FIELD_COUNT, StatsField } from '../src/engine/binding.js';
 import { EventType } from '../src/engine/events.js';
 import { EngineHarness } from './fixtures/engine-harness.js';
 import { RawHttpConnection, requestBytes } from './helpers/http-client.js';
@@ -25,6 +25,16 @@ t.test('hold() then a TIMEOUT event; the request is still open and answerable', 
   const req = await h.next();
   t.ok(h.engine.hold(req.handle, 300), 'hold returns true');
   t.equal(h.engine.stats().held, 1, 'counted as held');
+  const counts = new Float64Array(STATS_FIELD_COUNT);
+  h.engine.statsInto(counts);
+  const s = h.engine.stats();
+  t.same(
+    [counts[StatsField.connections], counts[StatsField.held], counts[StatsField.streams], counts[StatsField.accepted], counts[StatsField.refused], counts[StatsField.badRequests]],
+    [s.connections, s.held, s.streams, s.accepted, s.refused, s.badRequests],
+    'statsInto() writes the numbers of stats(), at their StatsField indexes',
+  );
+  t.throws(() => h.engine.statsInto(new Float64Array(5)), /Float64Array of at least 6/, 'too short an array is refused');
+  t.throws(() => h.engine.statsInto(new Int32Array(6) as unknown as Float64Array), /Float64Array/, 'so is another typed array');
   const timeout = await h.next();
   const after = Date.now() - sentAt;
   t.equal(timeout.type, EventType.Timeout);

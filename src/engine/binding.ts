@@ -138,7 +138,16 @@ export interface NativeEngine {
   /** Hard stop: closes every socket and the epoll set and unregisters from libuv. Idempotent. */
   close(): void;
   stats(): EngineStats;
+  /**
+   * stats() into `out` (a Float64Array of at least STATS_FIELD_COUNT), at the StatsField
+   * indexes: for once per batch of work, where stats() would build an object.
+   */
+  statsInto(out: Float64Array): void;
 }
+
+/** Where statsInto() puts each of stats()'s numbers (native/engine.cc writes them in this order). */
+export const StatsField = { connections: 0, held: 1, streams: 2, accepted: 3, refused: 4, badRequests: 5 } as const;
+export const STATS_FIELD_COUNT = 6;
 
 export interface NativeAddon {
   Engine: new (options: EngineOptions, onEvents: EventsCallback) => NativeEngine;

@@ -2,7 +2,7 @@
 // socket and epoll set), the request logic, and this worker's port to the
 // manager. No protocol logic here.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadAddon, type NativeEngine } from '../engine/binding.js';
+import { STATS_FIELD_COUNT, StatsField, loadAddon, type NativeEngine } from '../engine/binding.js';
 import { ThreadStatsWriter } from '../threads/thread-stats.js';
 import { LoopLag } from '../threads/loop-lag.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from '../threads/thread-messages.js';
@@ -32,9 +32,16 @@ function main(init: WorkerInit): void {
   // What changes without any event (accepts, closes, 503s) arrives as an empty batch
   // from the engine, so an idle worker never wakes on a timer for its stats.
   let publishScheduled = false;
+  const counts = new Float64Array(STATS_FIELD_COUNT);
+  const snapshot = { connections: 0, held: 0, accepted: 0, refused: 0 };
   const publishStats = (): void => {
     publishScheduled = false;
-    statsRow.publish(engine.stats(), lag === null ? 0 : lag.maxMs());
+    engine.statsInto(counts);
+    snapshot.connections = counts[StatsField.connections]!;
+    snapshot.held = counts[StatsField.held]!;
+    snapshot.accepted = counts[StatsField.accepted]!;
+    snapshot.refused = counts[StatsField.refused]!;
+    statsRow.publish(snapshot, lag === null ? 0 : lag.maxMs());
   };
   const publishSoon = (): void => {
     if (publishScheduled) return;
