@@ -126,6 +126,9 @@ export class AppConnection {
         if (this.socket.writableLength >= HIGH_WATER && !all) break;
       }
     }
+    // The deliveries these lines made go to the workers' rings first, then the replies to the
+    // app: waking the workers before the app's thread gives them the CPU first on a busy box.
+    this.context.manager.flushDeliveries();
     if (out.length > 0) this.socket.write(out);
     if (this.socket.writableLength >= HIGH_WATER && !all) {
       this.blocked = true;

@@ -478,6 +478,11 @@ export class Manager implements WorkerRecordHandler {
     this.intake.membersChanged();
   }
 
+  /** Writes every delivery held back until the end of the task now (./worker-port.ts BatchedDeliveries). */
+  flushDeliveries(): void {
+    for (const port of this.workers) port.flush?.();
+  }
+
   /**
    * The workers' rings, read outside this thread's wake-ups: before each
    * operation that depends on them and after each task that changed the

@@ -23,6 +23,8 @@ export interface WorkerPort {
   deliver(handle: number, body: string): void;
   /** Answer the held poll `handle` empty, with the cursor it asked with (the worker has it). */
   release(handle: number): void;
+  /** Writes the deliveries held back until the end of the task now (a port that holds none back needs no flush). */
+  flush?(): void;
 }
 
 /** What the manager does with one worker's records. */
@@ -148,6 +150,10 @@ export class RingWorkerPort implements WorkerPort, InboundSource {
 
   release(handle: number): void {
     this.deliveries.release(handle);
+  }
+
+  flush(): void {
+    this.deliveries.flush();
   }
 
   /** How full both rings are now: two atomic loads, nothing written. */
