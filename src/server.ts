@@ -39,8 +39,14 @@ function acceptingWorkers(config: Config): number {
   log(`${config.threads} worker threads on ${cores} cores: new connections go to ${cores} of them, the others stay idle`);
   return cores;
 }
+
 /** File descriptors kept back from connections: epoll sets, the engines' reserve fds, the app server, logs. */
 const RESERVED_FDS = 64;
+/**
+ * And per worker thread: its libuv loop (epoll set, async eventfd), the engine's epoll set,
+ * reserve fd and listening socket, and its two rings' doorbells, with room to spare.
+ */
+const RESERVED_FDS_PER_THREAD = 10;
 /** How long shutdown waits for answered polls to be written before closing sockets hard. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -112,7 +118,7 @@ function nextMessage<T extends WorkerToMain['type']>(
 
 export async function startServer(config: Config, hooks: StartHooks = {}): Promise<RunningServer> {
   const fdLimit = loadAddon().raiseFileLimit();
-  const fdRoom = Math.max(1, fdLimit - RESERVED_FDS - 8 * config.threads);
+  const fdRoom = Math.max(1, fdLimit - RESERVED_FDS - RESERVED_FDS_PER_THREAD * config.threads);
   const maxConnections = config.maxConnections > 0 ? config.maxConnections : fdRoom;
   if (maxConnections > fdRoom) {
     log(
