@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "js_callback.h"
+
 namespace megacomet {
 
 int doorbell_create() { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
@@ -144,23 +146,8 @@ Napi::Value DoorbellWatcher::Close(const Napi::CallbackInfo& info) {
 }
 
 void DoorbellWatcher::rung() {
-  // The plain C API, as in Engine::deliver: calls fail while a worker is being terminated.
-  napi_env env = Env();
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value self = nullptr;
-  napi_value callback = nullptr;
-  if (napi_get_reference_value(env, static_cast<napi_ref>(*this), &self) == napi_ok &&
-      napi_get_reference_value(env, static_cast<napi_ref>(on_ring_), &callback) == napi_ok) {
-    // MakeCallback: microtasks and nextTicks run after it, as after any I/O callback.
-    napi_value result;
-    napi_status status = napi_make_callback(env, *async_context_, self, callback, 0, nullptr, &result);
-    napi_value error;
-    if (status == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-      napi_fatal_exception(env, error);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  call_js_from_loop(Env(), static_cast<napi_ref>(*this), static_cast<napi_ref>(on_ring_), *async_context_,
+                    [](napi_env, napi_value*) { return 0; });
 }
 
 }  // namespace megacomet

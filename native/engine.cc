@@ -6,6 +6,7 @@
 #include <string>
 
 #include "connection_table.h"
+#include "js_callback.h"
 #include "header_text.h"
 
 namespace megacomet {
@@ -499,31 +500,13 @@ Napi::Value Engine::StatsInto(const Napi::CallbackInfo& info) {
 Napi::Value Engine::GetEvents(const Napi::CallbackInfo& /*info*/) { return events_.Value(); }
 
 void Engine::deliver(std::uint32_t count, std::uint32_t bytes) {
-  // The plain C API on purpose: node-addon-api turns a failed call into a fatal
-  // error when C++ exceptions are off, and calls do fail while a worker is being
-  // terminated (no JS may run then). Here a failure just skips the batch.
-  napi_env env = Env();
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value self = nullptr;
-  napi_value callback = nullptr;
-  napi_value argv[2] = {nullptr, nullptr};
-  if (napi_get_reference_value(env, static_cast<napi_ref>(*this), &self) == napi_ok &&
-      napi_get_reference_value(env, static_cast<napi_ref>(on_events_), &callback) == napi_ok &&
-      napi_create_uint32(env, count, &argv[0]) == napi_ok && napi_create_uint32(env, bytes, &argv[1]) == napi_ok) {
-    // MakeCallback (not Call): runs process.nextTick callbacks and microtasks
-    // after the batch, as for any I/O callback, and keeps async_hooks context.
-    napi_value result;
-    napi_status status = napi_make_callback(env, *async_context_, self, callback, 2, argv, &result);
-    napi_value error;
-    if (status == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-      // Nobody above us can catch it: surface it as this thread's uncaught
-      // exception (a worker then emits 'error'). napi_fatal_exception does
-      // nothing while the environment is being torn down.
-      napi_fatal_exception(env, error);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  call_js_from_loop(Env(), static_cast<napi_ref>(*this), static_cast<napi_ref>(on_events_), *async_context_,
+                    [count, bytes](napi_env env, napi_value* argv) {
+                      return napi_create_uint32(env, count, &argv[0]) == napi_ok &&
+                                     napi_create_uint32(env, bytes, &argv[1]) == napi_ok
+                                 ? 2
+                                 : -1;
+                    });
 }
 
 }  // namespace megacomet
