@@ -40,6 +40,11 @@
 //   promise. A pending waitAsync does not keep Node's event loop alive, so each side holds an
 //   interval timer while it needs the thread to stay up (reader: start..stop; writer: while
 //   records wait in its overflow list), released by stop() / close().
+// - Or the reader sleeps on a doorbell (./doorbell.ts, native/doorbell.h), as the server's rings
+//   do: the same flag handshake, with the writer ringing an eventfd instead of Atomics.notify.
+//   A ring leaves the eventfd readable until the reader's loop reads it, so the gap described
+//   above does not exist there; the watch keeps the thread alive instead of the interval timer.
+//   The writer's wait for room (WRITER_WAITING) stays on waitAsync either way.
 import {
   HEAD_WORD,
   PAD_MARKER,
