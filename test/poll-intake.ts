@@ -11,7 +11,6 @@ import { RingWorkerPort } from '../src/manager/worker-port.js';
 import { Manager } from '../src/manager/manager.js';
 import { hashIdString } from '../src/protocol/client-id-hash.js';
 import { PollMode, RECORD_OFFSET, RecordType } from '../src/ring/records.js';
-import { tick } from './fixtures/ring-helpers.js';
 
 t.test('the board says which polls are prompt', async (t) => {
   const board = new PromptBoard(createPromptBoard());
@@ -70,9 +69,13 @@ function rig(): Rig {
   };
 }
 
-async function until(what: string, done: () => boolean): Promise<void> {
-  for (let i = 0; i < 10_000 && !done(); i++) await tick();
-  if (!done()) throw new Error(`timed out waiting for ${what}`);
+/** Lets the loop turn until `done()`; a condition, not a count of turns, so a busy machine only makes it slower. */
+async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 t.test('a quiet poll leaves the manager asleep and is taken in by the next send', async (t) => {

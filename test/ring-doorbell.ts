@@ -12,9 +12,13 @@ import { pattern, tick } from './fixtures/ring-helpers.js';
 
 const addonPath = process.env.MEGACOMET_ADDON ?? createRequire(import.meta.url).resolve('../build/Release/megacomet.node');
 
-async function until(what: string, done: () => boolean): Promise<void> {
-  for (let i = 0; i < 20_000 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
-  if (!done()) throw new Error(`timed out waiting for ${what}`);
+/** Lets the loop turn until `done()`; a condition, not a count of turns, so a busy machine only makes it slower. */
+async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 t.test('a ring runs the callback once, on the next loop turn; rings before it coalesce', async (t) => {

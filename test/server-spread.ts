@@ -27,6 +27,6 @@ t.test(`--threads ${THREADS} on ${CORES} cores: connections land on ${CORES} wor
   t.equal(stats.threads.reduce((n, row) => n + row.held_polls, 0), CLIENTS, 'every poll is held');
   for (let i = 0; i < CLIENTS; i++) await app.sendTo(`spread-${i}`, i);
   const results = await Promise.all(answers);
-  t.equal(results.filter((r, i) => r.status === 200 && JSON.parse(r.body).messages[0] === i).length, CLIENTS, 'every client got its message');
+  t.equal(results.filter((r, i) => r.status === 200 && JSON.parse(r.text).messages[0] === i).length, CLIENTS, 'every client got its message');
   for (const conn of conns) conn.destroy();
 });
