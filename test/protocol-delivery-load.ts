@@ -4,6 +4,7 @@
 // the test can demand the exact sequence per client: no loss, no duplicate,
 // no reordering, and every cursor equal to the id the app was given.
 import t from 'tap';
+import { availableParallelism } from 'node:os';
 import { AppConnection } from './helpers/app-client.js';
 import { RawHttpConnection } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
@@ -13,6 +14,9 @@ import { mapLimit, settle, waitFor, withTimeout } from './helpers/wait.js';
 const CLIENTS = 1000;
 const ROUNDS = 10;
 const THREADS = 4;
+// Threads to see holding something: two, or one on a 1-CPU machine (past the CPU count only as
+// many workers as there are CPUs take connections).
+const ACCEPTING = Math.min(THREADS, availableParallelism(), 2);
 
 const server = await startServer(t, ['--threads', String(THREADS), '--poll-timeout', '5']);
 const app = await AppConnection.open(server.appPort, t);
@@ -68,7 +72,7 @@ t.test('§1 semantics: 10,000 messages to 1,000 re-polling clients over 4 thread
   const stats = await settle(() => app.stats(), (st) => st.threads.reduce((n, th) => n + th.held_polls, 0) >= CLIENTS);
   t.equal(stats.threads.length, THREADS, 'stats lists every thread');
   const busy = stats.threads.filter((th) => th.held_polls > 0).length;
-  t.ok(busy >= 2, `held polls are spread over ${busy} threads`);
+  t.ok(busy >= ACCEPTING, `held polls are spread over ${busy} threads`);
 
   // ids[client][seq]: the id the app was told for that message.
   const ids = new Map<string, number[]>(names.map((n) => [n, []]));
