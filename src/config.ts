@@ -37,6 +37,8 @@ export interface Config {
   readonly takeover: boolean;
   /** --control-socket; undefined: derived from the ports (src/takeover/control-path.ts). */
   readonly controlSocket: string | undefined;
+  /** --redis: queues in this Redis, shared with every node given the same one (src/cluster/); undefined: embedded. */
+  readonly redis: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -48,7 +50,7 @@ export class HelpRequested extends Error {
   override name = 'HelpRequested';
 }
 
-type Kind = 'int' | 'port' | 'seconds' | 'bytes' | 'text' | 'header' | 'host' | 'flag';
+type Kind = 'int' | 'port' | 'seconds' | 'bytes' | 'text' | 'header' | 'host' | 'flag' | 'redis-url';
 
 /**
  * One flag: where its value goes, how it is read, and its default, written
@@ -99,6 +101,10 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     defaultText: '$XDG_RUNTIME_DIR/megacomet-PORT-APPPORT.sock, or megacomet-UID/ under the temp directory',
     help: 'Unix socket (mode 0600) on which a new process started with --takeover asks this one for its state',
   },
+  redis: {
+    key: 'redis', kind: 'redis-url', default: undefined, defaultText: 'off: queues in this process',
+    help: 'redis://[:PASSWORD@]HOST:PORT[/DB] (or rediss://): keep queues in this Redis (7.0 or later, maxmemory-policy noeviction); every node given the same one serves the same clients (docs/ARCHITECTURE.md); groups are not available with it',
+  },
 };
 
 /** A flag's default as the Config holds it (durations in ms). */
@@ -126,13 +132,13 @@ export function usage(): string {
     'Flags:',
   ];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'bytes' ? ' BYTES' : spec.kind === 'int' || spec.kind === 'port' ? ' N' : ' TEXT';
+    const arg = spec.kind === 'flag' ? '' : spec.kind === 'seconds' ? ' S' : spec.kind === 'bytes' ? ' BYTES' : spec.kind === 'int' || spec.kind === 'port' ? ' N' : spec.kind === 'redis-url' ? ' URL' : ' TEXT';
     lines.push(`  --${(name + arg).padEnd(22)} ${spec.help} (default: ${defaultText(spec)})`);
   }
   lines.push(`  --${'help'.padEnd(22)} print this text and exit`);
   lines.push(
     '',
-    'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0 (queued messages are lost).',
+    'Signals: SIGINT/SIGTERM stop accepting, answer held polls and exit 0 (queued messages are lost, unless they are in Redis: --redis).',
     'SIGUSR2 starts a new process with the same flags plus --takeover, which takes over every queue and the ports; this one then exits 0.',
   );
   return lines.join('\n');
@@ -156,6 +162,8 @@ function expectation(spec: FlagSpec): string {
       return 'a numeric IPv4 or IPv6 address such as 0.0.0.0 or ::';
     case 'flag':
       return 'no value';
+    case 'redis-url':
+      return 'a URL redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://...';
   }
 }
 
@@ -196,6 +204,16 @@ function parseValue(name: string, spec: FlagSpec, raw: string): number | string 
       return raw;
     case 'flag':
       throw bad();
+    case 'redis-url': {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw bad();
+      }
+      if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') throw bad();
+      return raw;
+    }
   }
 }
 

@@ -8,7 +8,11 @@ import { createRingBuffer } from './ring/ring.js';
 import { createPromptBoard } from './ring/prompt-board.js';
 import { closeDoorbell, createDoorbell } from './ring/doorbell.js';
 import { hashKey } from './protocol/client-id-hash.js';
-import { Manager } from './manager/manager.js';
+import { DEFAULT_MAX_DELIVERY_BYTES, Manager } from './manager/manager.js';
+import { LocalBackend } from './manager/local-backend.js';
+import type { AppBackend } from './manager/app-backend.js';
+import type { WorkerRecordHandler } from './manager/worker-port.js';
+import { RedisRouter } from './cluster/redis-router.js';
 import type { ManagerState } from './manager/manager-state.js';
 import { RingWorkerPort } from './manager/worker-port.js';
 import { startAppServer, type AppServer } from './manager/app-server.js';
@@ -16,6 +20,7 @@ import { startMetricsServer, type MetricsServer } from './metrics/metrics-server
 import { createThreadStats, readThreadStats } from './threads/thread-stats.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './threads/thread-messages.js';
 import { log } from './log.js';
+import { redactUrl } from './cluster/redis-store.js';
 
 /**
  * Ring size per direction per worker: room for thousands of deliveries between
@@ -129,7 +134,8 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   const statsSab = createThreadStats(config.threads);
   const connections = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const spread = acceptingWorkers(config);
-  const promptBoard = createPromptBoard();
+  // With --redis every POLL needs the router (it may read Redis): no board, so every record wakes it.
+  const promptBoard = config.redis === undefined ? createPromptBoard() : null;
   // Closed only once every worker has exited and every port is closed: nobody rings or watches them then.
   const doorbellFds: number[] = [];
   const closeDoorbells = (): void => {
@@ -168,10 +174,18 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
     throw failed.reason as Error;
   }
 
-  const manager = new Manager(
-    { ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxMemory: config.maxMemory, promptBoard },
-    workers.map((w) => w.port),
-  );
+  const ports = workers.map((w) => w.port);
+  // The embedded manager, or with --redis the router over the shared store: each takes the
+  // workers' records and the apps' requests, starts and stops the same way.
+  const manager =
+    config.redis === undefined ? new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxMemory: config.maxMemory, promptBoard: promptBoard! }, ports) : null;
+  const router =
+    config.redis === undefined
+      ? null
+      : new RedisRouter({ url: config.redis, ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxDeliveryBytes: DEFAULT_MAX_DELIVERY_BYTES }, ports);
+  const routing: WorkerRecordHandler & { start(): void; stop(): void } = (manager ?? router)!;
+  const backend: AppBackend = manager !== null ? new LocalBackend(manager) : router!;
+  const stats = manager ?? router!;
 
   let stopping = false;
   for (const [index, w] of workers.entries()) {
@@ -188,29 +202,40 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   }
   const abandon = async (): Promise<void> => {
     stopping = true;
-    manager.stop();
+    routing.stop();
     for (const w of workers) w.port.close();
     await Promise.all(workers.map((w) => w.thread.terminate()));
     closeDoorbells();
+    router?.close();
   };
 
+  if (router !== null) {
+    try {
+      await router.connect();
+    } catch (err) {
+      await abandon();
+      throw err;
+    }
+    log(`queues are in Redis at ${redactUrl(config.redis!)}, shared with every node given the same --redis`);
+  }
   if (hooks.importState !== undefined) {
     try {
-      await hooks.importState(manager);
+      // With --redis the old process's queues are in Redis already: its (empty) state lands in a scratch manager.
+      await hooks.importState(manager ?? new Manager({ ttlMs: config.ttlMs, maxQueue: config.maxQueue }, []));
     } catch (err) {
       await abandon();
       throw err;
     }
   }
-  manager.start();
-  for (const w of workers) w.port.start(manager);
-  manager.takeInFrom(workers.map((w) => w.port));
+  routing.start();
+  for (const w of workers) w.port.start(routing);
+  manager?.takeInFrom(workers.map((w) => w.port));
 
   const appOptions = { host: config.appHost, port: config.appPort, secret: config.appSecret, maxLine: config.maxLine, maxMessage: config.maxMessage };
   const threadStats = (): ReturnType<typeof readThreadStats> => readThreadStats(statsSab);
   let app: AppServer;
   try {
-    app = await startAppServer(appOptions, manager, threadStats);
+    app = await startAppServer(appOptions, backend, threadStats);
   } catch (err) {
     await abandon();
     throw new Error(`cannot start the app server on ${config.appHost}:${config.appPort}: ${(err as Error).message}`, { cause: err });
@@ -221,7 +246,7 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   if (config.metricsPort !== undefined) {
     const metricsOptions = { host: config.metricsHost, port: config.metricsPort };
     const sources = {
-      manager,
+      manager: stats,
       threadRows: () => readThreadStats(statsSab),
       appConnections: () => app.connections,
       rings: () => workers.map((w) => w.port.occupancy()),
@@ -264,23 +289,25 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
       const held = readThreadStats(statsSab).reduce((n, row) => n + row.held_polls, 0);
       const safetyNetMs = SHUTDOWN_GRACE_MS + 30_000 + held;
       await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, safetyNetMs).unref())]);
-      manager.stop();
+      routing.stop();
       for (const w of workers) w.port.close();
       await Promise.all(workers.map((w) => w.thread.terminate()));
       closeDoorbells();
+      router?.close();
     },
     stopSends(): void {
       app.stopTaking();
     },
     async resumeSends(): Promise<void> {
       if (stopping) throw new Error('the server is stopping');
-      const next = await startAppServer({ ...appOptions, port: appPort }, manager, threadStats);
+      const next = await startAppServer({ ...appOptions, port: appPort }, backend, threadStats);
       const previous = app;
       app = next;
       await previous.close();
     },
     exportState(): ManagerState {
-      return manager.exportState();
+      // With --redis nothing is queued here: the new process finds every queue in Redis.
+      return manager?.exportState() ?? { nowMs: Date.now(), lastIssued: 0, queues: [], groups: [] };
     },
   };
 }

@@ -1,38 +1,33 @@
 // One app connection: frames its lines, answers each in order, and stops
 // reading while its replies are not being read.
 //
-// Everything between a line and its reply is synchronous, so replies leave in
-// request order by construction. Replies to the lines of one chunk are joined
-// into one write. If the socket's unsent output passes HIGH_WATER, the
-// connection stops taking lines (the rest stays in the framer) and pauses the
-// socket until 'drain': a client that pipelines without reading costs at most
-// HIGH_WATER + one chunk of replies, not an unbounded buffer.
+// The embedded backend answers every line before the next is read, so
+// replies leave in request order by construction. The Redis backend
+// (src/cluster/) answers later: its replies wait in `slots`, in request
+// order, until every earlier one is ready; at most MAX_UNSETTLED may be
+// outstanding before the connection stops reading. Replies to the lines of
+// one chunk are joined into one write. If the socket's unsent output passes
+// HIGH_WATER, the connection stops taking lines (the rest stays in the
+// framer) and pauses the socket until 'drain': a client that pipelines
+// without reading costs at most HIGH_WATER + one chunk of replies, not an
+// unbounded buffer.
 
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { constantTimeEqual } from './constant-time.js';
-import { parseAppLine, type AppRequest } from './app-request.js';
-import {
-  errorJson,
-  errorLine,
-  lineTooLargeLine,
-  memoryFull,
-  notMember,
-  queueFull,
-  replyLine,
-  tooManyGroups,
-  unknownGroup,
-  WRONG_SECRET,
-} from './app-reply.js';
-import { MAX_GROUPS_PER_CLIENT } from './groups.js';
+import { parseAppLine } from './app-request.js';
+import { errorJson, errorLine, lineTooLargeLine, replyLine, WRONG_SECRET } from './app-reply.js';
+import type { AppBackend } from './app-backend.js';
 import { isBlank, LineFramer, NEED_MORE, TOO_LARGE } from './line-framer.js';
-import { REFUSED_QUEUE_FULL, type Manager, type SendRefused } from './manager.js';
 import { statsReply, type ThreadCounters } from '../protocol/stats.js';
+import { log } from '../log.js';
 
 /** Unsent reply bytes above which the connection stops reading. */
 const HIGH_WATER = 1024 * 1024;
 /** Replies are written in pieces of about this size while a long batch is answered. */
 const WRITE_BATCH = 64 * 1024;
+/** Replies the backend has not settled yet above which the connection stops reading. */
+const MAX_UNSETTLED = 4096;
 /** After too_large, how long unread input is drained before the socket is destroyed. */
 const LINGER_MS = 5000;
 /**
@@ -45,7 +40,7 @@ export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 
 /** What every connection of one app server shares. */
 export interface AppContext {
-  readonly manager: Manager;
+  readonly backend: AppBackend;
   /** One consistent snapshot of every worker's row. */
   readonly threadStats: () => readonly ThreadCounters[];
   /** --app-secret, or undefined when connections need no auth. */
@@ -54,8 +49,13 @@ export interface AppContext {
   readonly maxMessage: number;
   /** With a secret: how long a connection may take to authenticate. */
   readonly authTimeoutMs: number;
-  /** Open app connections, for stats. */
+  /** Open app connections. */
   appConnections(): number;
+}
+
+/** One reply line in request order; `text` null until the backend settles it. */
+interface ReplySlot {
+  text: string | null;
 }
 
 export class AppConnection {
@@ -67,6 +67,14 @@ export class AppConnection {
   private blocked = false;
   /** too_large was answered: input is discarded until the socket goes. */
   private closing = false;
+  /** Replies waiting for an earlier one the backend has not settled (empty with the embedded backend). */
+  private readonly slots: ReplySlot[] = [];
+  /** Slots whose text is still null. */
+  private unsettled = 0;
+  /** closeAfter() came while replies were awaited: end the socket once they are written. */
+  private endWhenSettled = false;
+  /** Settles when the last awaited reply has; null when none is outstanding. */
+  private lastAwaited: Promise<void> | null = null;
 
   constructor(socket: Socket, context: AppContext) {
     this.socket = socket;
@@ -101,7 +109,11 @@ export class AppConnection {
   }
 
   private onDrain(): void {
-    if (!this.blocked || this.closing) return;
+    if (!this.blocked || this.closing || this.unsettled >= MAX_UNSETTLED) return;
+    this.unblock();
+  }
+
+  private unblock(): void {
     this.blocked = false;
     this.answerLines();
     if (!this.blocked && !this.closing) this.socket.resume();
@@ -114,91 +126,118 @@ export class AppConnection {
       const line = this.framer.next();
       if (line === NEED_MORE) break;
       if (line === TOO_LARGE) {
-        this.closeAfter(out + (this.authorized ? lineTooLargeLine(this.context.maxLine) : UNAUTHENTICATED_TOO_LARGE));
+        const last = out + (this.authorized ? lineTooLargeLine(this.context.maxLine) : UNAUTHENTICATED_TOO_LARGE);
+        this.context.backend.flushDeliveries();
+        this.closeAfter(last);
         return;
       }
       if (isBlank(line)) continue;
       // toString would replace bad sequences with U+FFFD and deliver altered data.
-      out += isUtf8(line) ? this.answer(line.toString('utf8')) : NOT_UTF8;
+      const reply = isUtf8(line) ? this.answer(line.toString('utf8')) : NOT_UTF8;
+      if (typeof reply !== 'string') {
+        // From here on, replies wait in slots behind this one.
+        if (out !== '') this.slots.push({ text: out });
+        out = '';
+        this.await(reply);
+      } else if (this.slots.length !== 0) {
+        this.slots.push({ text: reply });
+      } else {
+        out += reply;
+      }
       if (out.length >= WRITE_BATCH) {
         this.socket.write(out);
         out = '';
         if (this.socket.writableLength >= HIGH_WATER && !all) break;
       }
+      if (this.unsettled >= MAX_UNSETTLED && !all) break;
     }
     // The deliveries these lines made go to the workers' rings first, then the replies to the
     // app: waking the workers before the app's thread gives them the CPU first on a busy box.
-    this.context.manager.flushDeliveries();
-    if (out.length > 0) this.socket.write(out);
-    if (this.socket.writableLength >= HIGH_WATER && !all) {
+    this.context.backend.flushDeliveries();
+    if (out !== '') {
+      if (this.slots.length !== 0) this.slots.push({ text: out });
+      else this.socket.write(out);
+    }
+    this.writeSettled();
+    if ((this.socket.writableLength >= HIGH_WATER || this.unsettled >= MAX_UNSETTLED) && !all && !this.closing) {
       this.blocked = true;
       this.socket.pause();
     }
   }
 
-  /** The reply line to one request line. */
-  private answer(text: string): string {
-    const parsed = parseAppLine(text, { maxMessage: this.context.maxMessage, authorized: this.authorized });
-    if (!parsed.ok) return errorLine(parsed.error, parsed.ref);
-    return replyLine(this.perform(parsed.request) ?? '{"ok":true}', parsed.ref);
+  /** Keeps a slot for a reply the backend settles later. */
+  private await(reply: Promise<string>): void {
+    const slot: ReplySlot = { text: null };
+    this.slots.push(slot);
+    this.unsettled++;
+    const settled = reply.then(() => undefined, () => undefined);
+    this.lastAwaited = settled;
+    void settled.then(() => {
+      if (this.lastAwaited === settled) this.lastAwaited = null;
+    });
+    reply.then(
+      (text) => {
+        slot.text = text;
+        this.unsettled--;
+        this.writeSettled();
+        if (this.blocked && !this.closing && this.unsettled < MAX_UNSETTLED / 2 && this.socket.writableLength < HIGH_WATER) this.unblock();
+      },
+      (err: unknown) => {
+        // A backend words every refusal itself; a rejection is a bug. The app sees the
+        // connection close without this reply (and the ones after it), never a wrong one.
+        log(`an app request failed inside the server: ${(err as Error).stack ?? String(err)}; closing that app connection`);
+        this.unsettled--;
+        this.socket.destroy();
+      },
+    );
   }
 
-  /** Carries out a valid request; returns its reply object's JSON, or null for a bare {"ok":true}. */
-  private perform(request: AppRequest): string | null {
-    const { manager } = this.context;
-    switch (request.op) {
-      case 'send': {
-        const id = manager.sendOne(request.client, request.data);
-        if (id > 0) return `{"ok":true,"id":${id}}`;
-        return refusal({ ok: false, code: id === REFUSED_QUEUE_FULL ? 'queue_full' : 'memory_full', client: request.client }, manager);
-      }
-      case 'sendMany': {
-        const result = manager.sendMany(request.clients, request.data);
-        return result.ok ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : refusal(result, manager);
-      }
-      case 'status': {
-        const { connected, queued } = manager.status(request.client);
-        return `{"ok":true,"connected":${connected},"queued":${queued},"groups":${JSON.stringify(manager.groupsOf(request.client))}}`;
-      }
-      case 'join': {
-        const result = manager.join(request.clients, request.group);
-        if (result.ok) return `{"ok":true,"members":${result.members}}`;
-        return errorJson(result.code === 'too_many_groups' ? tooManyGroups(result.client, MAX_GROUPS_PER_CLIENT) : memoryFull(manager.memoryBudget));
-      }
-      case 'leave': {
-        const result = manager.leave(request.clients, request.group);
-        if (result.ok) return `{"ok":true,"members":${result.members}}`;
-        return errorJson(result.code === 'unknown_group' ? unknownGroup(request.group) : notMember(result.client, request.group));
-      }
-      case 'publish': {
-        const result = manager.publish(request.group, request.data);
-        if (result.ok) return `{"ok":true,"id":${result.id},"queued":${result.queued},"full":${result.full}}`;
-        return errorJson(result.code === 'unknown_group' ? unknownGroup(request.group) : memoryFull(manager.memoryBudget));
-      }
-      case 'group': {
-        const info = manager.group(request.group, request.limit ?? 0);
-        if (info === null) return errorJson(unknownGroup(request.group));
-        if (request.limit === undefined) return `{"ok":true,"members":${info.members}}`;
-        return `{"ok":true,"members":${info.members},"clients":${JSON.stringify(info.clients)}}`;
-      }
-      case 'stats':
-        return this.statsJson();
-      case 'auth': {
-        const { secret } = this.context;
-        // A failed auth leaves the connection as it was (an authorized one stays authorized).
-        if (secret !== undefined && !constantTimeEqual(request.secret, secret)) return errorJson(WRONG_SECRET);
-        if (!this.authorized) {
-          this.authorized = true;
-          this.framer.setLimit(this.context.maxLine);
-        }
-        return null;
-      }
+  /** Writes the replies at the head of `slots` that are ready, in order; then ends the socket if closeAfter() asked. */
+  private writeSettled(): void {
+    let out = '';
+    let n = 0;
+    while (n < this.slots.length && this.slots[n]!.text !== null) out += this.slots[n++]!.text;
+    if (n !== 0) this.slots.splice(0, n);
+    if (this.socket.destroyed) return;
+    if (this.slots.length === 0 && this.endWhenSettled) {
+      this.endWhenSettled = false;
+      this.socket.end(out);
+    } else if (out !== '') {
+      this.socket.write(out);
     }
   }
 
+  /** The reply line to one request line, or a promise of it. */
+  private answer(text: string): string | Promise<string> {
+    const parsed = parseAppLine(text, { maxMessage: this.context.maxMessage, authorized: this.authorized });
+    if (!parsed.ok) return errorLine(parsed.error, parsed.ref);
+    const { request, ref } = parsed;
+    if (request.op === 'stats') {
+      // Figures taken after the requests before it have been carried out, as with the embedded backend.
+      if (this.lastAwaited !== null) return this.lastAwaited.then(() => replyLine(this.statsJson(), ref));
+      return replyLine(this.statsJson(), ref);
+    }
+    if (request.op === 'auth') return replyLine(this.authenticate(request.secret) ?? '{"ok":true}', ref);
+    const reply = this.context.backend.perform(request);
+    if (reply === null || typeof reply === 'string') return replyLine(reply ?? '{"ok":true}', ref);
+    return reply.then((json) => replyLine(json ?? '{"ok":true}', ref));
+  }
+
+  /** An auth request: null when it succeeded. */
+  private authenticate(given: string): string | null {
+    const { secret } = this.context;
+    // A failed auth leaves the connection as it was (an authorized one stays authorized).
+    if (secret !== undefined && !constantTimeEqual(given, secret)) return errorJson(WRONG_SECRET);
+    if (!this.authorized) {
+      this.authorized = true;
+      this.framer.setLimit(this.context.maxLine);
+    }
+    return null;
+  }
+
   private statsJson(): string {
-    const { manager, threadStats, appConnections } = this.context;
-    return JSON.stringify(statsReply(manager.stats(), threadStats(), appConnections()));
+    const { backend, threadStats, appConnections } = this.context;
+    return JSON.stringify(statsReply(backend.stats(), threadStats(), appConnections()));
   }
 
   /** With --app-secret: a connection that has not authenticated in time is told so and closed. */
@@ -212,21 +251,26 @@ export class AppConnection {
     this.socket.once('close', () => clearTimeout(timer));
   }
 
-  /** Writes the last replies, then closes; unread input is read and discarded meanwhile so the replies are not lost to a reset. */
+  /**
+   * Writes the last replies (after every earlier one still awaited), then
+   * closes; unread input is read and discarded meanwhile so the replies are
+   * not lost to a reset.
+   */
   private closeAfter(out: string): void {
     this.closing = true;
     this.blocked = false;
-    this.socket.end(out);
+    if (this.slots.length === 0) {
+      this.socket.end(out);
+    } else {
+      this.slots.push({ text: out });
+      this.endWhenSettled = true;
+      this.writeSettled();
+    }
     this.socket.resume();
     const linger = setTimeout(() => this.socket.destroy(), LINGER_MS);
     linger.unref();
     this.socket.once('close', () => clearTimeout(linger));
   }
-}
-
-/** The error reply to a refused send. */
-function refusal(refused: SendRefused, manager: Manager): string {
-  return errorJson(refused.code === 'queue_full' ? queueFull(refused.client, manager.maxQueue) : memoryFull(manager.memoryBudget));
 }
 
 const NOT_UTF8 = errorLine({ code: 'bad_json', message: 'the line is not valid UTF-8; send JSON text encoded as UTF-8' }, undefined);

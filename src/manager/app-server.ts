@@ -1,9 +1,10 @@
 // The app port (PROTOCOL.md section 2): newline-delimited JSON over TCP, one
-// AppConnection per socket, all of them calling the one Manager on this thread.
+// AppConnection per socket, all of them calling the one backend on this thread
+// (the embedded manager, or with --redis the shared store).
 
 import { createServer, type Socket } from 'node:net';
 import { AppConnection, DEFAULT_AUTH_TIMEOUT_MS } from './app-connection.js';
-import type { Manager } from './manager.js';
+import type { AppBackend } from './app-backend.js';
 import type { ThreadCounters } from '../protocol/stats.js';
 
 export interface AppServerOptions {
@@ -38,13 +39,13 @@ export interface AppServer {
 /** Listens for apps; rejects with the listen error (e.g. EADDRINUSE) if the port cannot be bound. */
 export function startAppServer(
   options: AppServerOptions,
-  manager: Manager,
+  backend: AppBackend,
   threadStats: () => readonly ThreadCounters[],
 ): Promise<AppServer> {
   const sockets = new Set<Socket>();
   const connections = new Set<AppConnection>();
   const context = {
-    manager,
+    backend,
     threadStats,
     secret: options.secret,
     maxLine: options.maxLine,

@@ -41,6 +41,8 @@ export const APP_ERRORS = {
   not_member: { when: 'leave names a client that is not in the group; nothing was changed' },
   too_many_groups: { when: 'join would put a client in more than 100 groups; nothing was changed' },
   unauthorized: { when: '--app-secret is set and this connection has not authenticated (closed after 10 s without auth)' },
+  store_unavailable: { when: 'with --redis: Redis cannot be reached or failed the call; nothing was queued, unless the message says the answer was lost (then it may have been)' },
+  unsupported: { when: 'with --redis: join, leave, publish and group (groups are not shared between nodes yet)' },
 } as const satisfies Record<string, { when: string }>;
 
 export type AppErrorCode = keyof typeof APP_ERRORS;

@@ -16,7 +16,8 @@ export interface WorkerInit {
   readonly fromManager: SharedArrayBuffer;
   readonly stats: SharedArrayBuffer;
   /** Which POLLs must wake the manager (src/ring/prompt-board.ts), written by the manager. */
-  readonly promptBoard: SharedArrayBuffer;
+  /** Null with --redis: every POLL then wakes the main thread. */
+  readonly promptBoard: SharedArrayBuffer | null;
   /** EngineOptions.spread: how many workers' listeners take new connections (0: all). */
   readonly spread: number;
   /** The doorbells of this worker's two rings (src/ring/doorbell.ts). */

@@ -5,6 +5,7 @@ import type { ThreadCounters } from '../../src/protocol/stats.js';
 import { connect, type Socket } from 'node:net';
 import { startAppServer, type AppServer } from '../../src/manager/app-server.js';
 import { Manager } from '../../src/manager/manager.js';
+import { LocalBackend } from '../../src/manager/local-backend.js';
 import { FakeClock, FakeLinks } from './manager-fakes.js';
 
 export interface AppHarnessOptions {
@@ -43,7 +44,7 @@ export async function startHarness(options: AppHarnessOptions = {}): Promise<App
       maxMessage: options.maxMessage ?? 64 * 1024,
       authTimeoutMs: options.authTimeoutMs,
     },
-    manager,
+    new LocalBackend(manager),
     () => threads,
   );
   const sockets: LineSocket[] = [];

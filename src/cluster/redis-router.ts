@@ -1,0 +1,373 @@
+// Routing with --redis (docs/ARCHITECTURE.md, "Many nodes on Redis"): the
+// queues live in Redis (./redis-store.ts), shared by every node; this node
+// keeps only its own held polls and the clients that may have messages.
+//
+// A poll reads Redis (one mc_poll: acknowledge up to its cursor, read after
+// it) unless this node is sure the client has nothing queued: it heard no
+// notification for it within ttl + 1 s, and it has been subscribed without
+// a break for at least that long. A poll that finds nothing is held; a
+// notification for a held client reads its stream again. A notification that
+// comes while a read of the same client is in flight makes it read once more
+// after that read, so a message is never left behind by the race between the
+// reply and the notification.
+//
+// When Redis is unreachable: sends are refused with store_unavailable, polls
+// are held (their timeout answers them empty), and when the connections come
+// back every held poll reads its stream again, since notifications were missed.
+
+import type { AppBackend, BackendReply, BackendRequest } from '../manager/app-backend.js';
+import { errorJson, queueFull } from '../manager/app-reply.js';
+import type { MessageList } from '../manager/groups.js';
+import { LatencyHistogram } from '../manager/latency-histogram.js';
+import { memberBody } from '../manager/member-body.js';
+import { deliverList } from '../manager/stream-delivery.js';
+import type { WorkerPort, WorkerRecordHandler } from '../manager/worker-port.js';
+import type { AppError } from '../protocol/errors.js';
+import type { ManagerStats } from '../protocol/stats.js';
+import { log } from '../log.js';
+import { RedisStore, StoreError, redactUrl, type StoredMessage } from './redis-store.js';
+
+export interface RedisRouterOptions {
+  /** --redis. */
+  url: string;
+  ttlMs: number;
+  maxQueue: number;
+  /** Largest delivery body, in UTF-8 bytes (the manager's maxDeliveryBytes). */
+  maxDeliveryBytes: number;
+  /** Wall clock, ms: Redis issues ids from its own clock, and the latency of a delivery is measured against it. */
+  now?: () => number;
+}
+
+/** Messages one read takes at most; a poll gets the ones that fit its body, a stream reads on. */
+const READ_LIMIT = 1000;
+/** Clients this node remembers as "may have messages" at most; past it, every poll reads Redis until it shrinks. */
+const MAX_MAYBE_QUEUED = 1_000_000;
+/** Held polls re-read per step after a reconnection, so a million of them do not queue a million calls at once. */
+const REREAD_STEP = 5000;
+const SWEEP_MS = 1000;
+
+/** One held poll (or event stream) on this node. */
+class HeldPoll {
+  reading = false;
+  /** A notification came while a read was in flight: read again after it. */
+  again = false;
+  constructor(
+    readonly client: string,
+    readonly worker: number,
+    readonly handle: number,
+    /** Messages after this go to it: the poll's since; for a stream, the last id written on it. */
+    public after: number,
+    /** The cursor the client came with: everything up to it is acknowledged. */
+    readonly ack: number,
+    readonly stream: boolean,
+  ) {}
+}
+
+export class RedisRouter implements WorkerRecordHandler, AppBackend {
+  private readonly store: RedisStore;
+  private readonly ttlMs: number;
+  private readonly maxQueue: number;
+  private readonly maxDeliveryBytes: number;
+  private readonly now: () => number;
+  private readonly where: string;
+  /** The held poll of each client held here. */
+  private readonly held = new Map<string, HeldPoll>();
+  /** The same, by worker and handle (for GONE). */
+  private readonly bySlot: Array<Map<number, HeldPoll>>;
+  /** Clients that may have messages queued, with the time until which; oldest first (a refresh moves one to the end). */
+  private readonly maybeQueued = new Map<string, number>();
+  /** From when the set above may be trusted; Infinity while not subscribed. */
+  private trustedFrom = Infinity;
+  private timer: NodeJS.Timeout | null = null;
+  private rereading = false;
+  private sent = 0;
+  private delivered = 0;
+  private refused = 0;
+  private refusedFull = 0;
+  private refusedMemory = 0;
+  private refusedUnavailable = 0;
+  /** Send time to delivery, per message written into a delivery (the id carries the send time). */
+  readonly deliveryLatency = new LatencyHistogram();
+
+  constructor(
+    options: RedisRouterOptions,
+    private readonly workers: readonly WorkerPort[],
+  ) {
+    this.ttlMs = options.ttlMs;
+    this.maxQueue = options.maxQueue;
+    this.maxDeliveryBytes = options.maxDeliveryBytes;
+    this.now = options.now ?? Date.now;
+    this.where = redactUrl(options.url);
+    this.bySlot = workers.map(() => new Map<number, HeldPoll>());
+    this.store = new RedisStore(
+      { url: options.url, ttlMs: options.ttlMs, maxQueue: options.maxQueue },
+      {
+        notified: (client, id) => this.onNotified(client, id),
+        listening: () => {
+          this.trustedFrom = this.now() + this.ttlMs + 1000;
+          void this.rereadHeld();
+        },
+        deaf: () => {
+          this.trustedFrom = Infinity;
+        },
+        commandsReady: () => void this.rereadHeld(),
+      },
+    );
+  }
+
+  /** Connects to Redis; rejects with what to do when it cannot. */
+  async connect(): Promise<void> {
+    await this.store.start();
+  }
+
+  /** Starts the sweep of the maybe-queued set; it does not keep the process alive. */
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Closes the Redis connections (after stop(), at shutdown). */
+  close(): void {
+    this.stop();
+    this.store.close();
+  }
+
+  // ---- polls (WorkerRecordHandler) ----
+
+  onPollBytes(worker: number, handle: number, since: number, bytes: Uint8Array, start: number, length: number, stream: boolean): void {
+    const client = Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('latin1');
+    const older = this.held.get(client);
+    if (older !== undefined) {
+      this.forget(older);
+      if (older.worker !== worker || older.handle !== handle) this.workers[older.worker]!.release(older.handle);
+    }
+    // One request per connection: a poll on this slot means its older poll ended, even if its GONE is still to come.
+    const stale = this.bySlot[worker]!.get(handle);
+    if (stale !== undefined) this.forget(stale);
+    const poll = new HeldPoll(client, worker, handle, since, since, stream);
+    this.held.set(client, poll);
+    this.bySlot[worker]!.set(handle, poll);
+    if (this.mayHaveMessages(client)) void this.read(poll);
+  }
+
+  onGone(worker: number, handle: number): void {
+    const poll = this.bySlot[worker]!.get(handle);
+    if (poll !== undefined) this.forget(poll);
+  }
+
+  private forget(poll: HeldPoll): void {
+    if (this.held.get(poll.client) === poll) this.held.delete(poll.client);
+    const slots = this.bySlot[poll.worker]!;
+    if (slots.get(poll.handle) === poll) slots.delete(poll.handle);
+  }
+
+  private isHeld(poll: HeldPoll): boolean {
+    return this.held.get(poll.client) === poll;
+  }
+
+  /** False only when this node would have heard of a message for `client` queued within its TTL. */
+  private mayHaveMessages(client: string): boolean {
+    const now = this.now();
+    if (now < this.trustedFrom) return true;
+    const until = this.maybeQueued.get(client);
+    return until !== undefined && until > now;
+  }
+
+  private onNotified(client: string, id: number): void {
+    this.markMaybeQueued(client);
+    const poll = this.held.get(client);
+    if (poll === undefined || id <= poll.after) return;
+    if (poll.reading) poll.again = true;
+    else void this.read(poll);
+  }
+
+  private markMaybeQueued(client: string): void {
+    if (this.maybeQueued.size >= MAX_MAYBE_QUEUED && !this.maybeQueued.has(client)) {
+      // Too many to remember: trust nothing until those remembered have expired.
+      this.trustedFrom = Math.max(this.trustedFrom, this.now() + this.ttlMs + 1000);
+      return;
+    }
+    this.maybeQueued.delete(client);
+    this.maybeQueued.set(client, this.now() + this.ttlMs + 1000);
+  }
+
+  /** Reads the stream of a held poll; answers it if anything is there, else leaves it held. Settles when the read is done. */
+  private read(poll: HeldPoll): Promise<void> {
+    poll.reading = true;
+    poll.again = false;
+    return this.store.poll(poll.client, poll.ack, poll.after, READ_LIMIT).then(
+      (messages) => this.onRead(poll, messages),
+      (err: unknown) => {
+        poll.reading = false;
+        // The poll stays held: its timeout answers it, or the reconnection reads it again.
+        if (!(err instanceof StoreError)) log(`reading the queue of ${poll.client} failed: ${(err as Error).stack ?? String(err)}`);
+      },
+    );
+  }
+
+  private onRead(poll: HeldPoll, messages: StoredMessage[]): void {
+    poll.reading = false;
+    if (!this.isHeld(poll)) return;
+    if (messages.length === 0) {
+      if (poll.again) void this.read(poll);
+      return;
+    }
+    this.markMaybeQueued(poll.client);
+    const now = this.now();
+    const list: MessageList = { ids: [], data: [], expires: [] };
+    for (const message of messages) {
+      list.ids.push(message.id);
+      list.data.push(message.data);
+      // Ids are the send time in ms * 1000: the latency of each is measured from it.
+      list.expires.push(message.id / 1000 + this.ttlMs);
+    }
+    const port = this.workers[poll.worker]!;
+    if (poll.stream) {
+      this.delivered += deliverList(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs, port, poll.handle);
+      poll.after = messages[messages.length - 1]!.id;
+      if (poll.again || messages.length === READ_LIMIT) void this.read(poll);
+      return;
+    }
+    const out = memberBody(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
+    this.forget(poll);
+    this.delivered += out.count;
+    port.deliver(poll.handle, out.body);
+  }
+
+  /** After a reconnection: every held poll reads its stream, since notifications may have been missed. */
+  private async rereadHeld(): Promise<void> {
+    if (this.rereading) return;
+    this.rereading = true;
+    try {
+      let step: Promise<void>[] = [];
+      for (const poll of [...this.held.values()]) {
+        if (!this.isHeld(poll)) continue;
+        if (poll.reading) {
+          poll.again = true;
+          continue;
+        }
+        step.push(this.read(poll));
+        if (step.length >= REREAD_STEP) {
+          await Promise.all(step);
+          step = [];
+        }
+      }
+    } finally {
+      this.rereading = false;
+    }
+  }
+
+  /** Forgets the clients whose last notification is older than ttl + 1 s (the front of the map is the oldest). */
+  private sweep(): void {
+    const now = this.now();
+    for (const [client, until] of this.maybeQueued) {
+      if (until > now) break;
+      this.maybeQueued.delete(client);
+    }
+  }
+
+  // ---- app requests (AppBackend) ----
+
+  perform(request: BackendRequest): Promise<BackendReply> | BackendReply {
+    switch (request.op) {
+      case 'send':
+        return this.send([request.client], request.data, false);
+      case 'sendMany':
+        return this.send(request.clients, request.data, true);
+      case 'status':
+        return this.status(request.client);
+      case 'join':
+      case 'leave':
+      case 'publish':
+      case 'group':
+        return errorJson({
+          code: 'unsupported',
+          message: `${request.op} is not available with --redis yet: groups are not shared between nodes; send to the members' ids instead`,
+        });
+    }
+  }
+
+  private async send(clients: readonly string[], data: string, many: boolean): Promise<BackendReply> {
+    try {
+      const result = await this.store.send(clients, data);
+      if (!result.ok) {
+        this.refused += clients.length;
+        this.refusedFull += clients.length;
+        return errorJson(queueFull(result.full, this.maxQueue));
+      }
+      this.sent += clients.length;
+      return many ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : `{"ok":true,"id":${result.ids[0]!}}`;
+    } catch (err) {
+      this.refused += clients.length;
+      if (err instanceof StoreError && err.failure === 'out_of_memory') this.refusedMemory += clients.length;
+      else this.refusedUnavailable += clients.length;
+      return errorJson(this.storeFailure(err));
+    }
+  }
+
+  private async status(client: string): Promise<BackendReply> {
+    try {
+      const queued = await this.store.queued(client);
+      return `{"ok":true,"connected":${this.held.has(client)},"queued":${queued},"groups":[]}`;
+    } catch (err) {
+      return errorJson(this.storeFailure(err));
+    }
+  }
+
+  /** The words for a call that Redis did not carry out (or may have). */
+  private storeFailure(err: unknown): AppError {
+    if (!(err instanceof StoreError)) throw err;
+    switch (err.failure) {
+      case 'out_of_memory':
+        return { code: 'memory_full', message: `Redis is at its maxmemory (${err.message}); nothing was queued, retry after clients poll` };
+      case 'unreachable':
+        return { code: 'store_unavailable', message: `Redis at ${this.where} cannot be reached; nothing was queued, retry` };
+      case 'answer_lost':
+        return {
+          code: 'store_unavailable',
+          message: `the connection to Redis at ${this.where} broke before its answer (${err.message}): the message may have been queued; a retry may deliver it twice`,
+        };
+      case 'redis_error':
+        return { code: 'store_unavailable', message: `Redis at ${this.where} answered with an error (${err.message}); nothing was queued` };
+    }
+  }
+
+  stats(): ManagerStats {
+    return {
+      clients: this.held.size,
+      held_polls: this.held.size,
+      queued: 0,
+      sent: this.sent,
+      delivered: this.delivered,
+      expired: 0,
+      refused: this.refused,
+      refused_queue_full: this.refusedFull,
+      refused_memory_full: this.refusedMemory,
+      memory_used: 0,
+      memory_budget: 0,
+      groups: 0,
+      memberships: 0,
+      group_messages: 0,
+    };
+  }
+
+  /** Sends refused because Redis could not be reached, since start. */
+  get refusedStoreUnavailable(): number {
+    return this.refusedUnavailable;
+  }
+
+  /** Queued messages live in Redis, not here. */
+  queuedDataSize(): number {
+    return 0;
+  }
+
+  flushDeliveries(): void {
+    for (const port of this.workers) port.flush?.();
+  }
+}

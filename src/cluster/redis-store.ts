@@ -1,0 +1,244 @@
+// The node's two connections to Redis (ioredis): one for the functions of
+// ./redis-functions.ts, one subscribed to the notifications. Commands are
+// never queued while Redis is unreachable and never resent after a broken
+// connection: a send either reaches Redis once or fails at once, and the app
+// is told which (./redis-router.ts words it).
+
+import { Redis, type RedisOptions } from 'ioredis';
+import { LIBRARY_SOURCE, NOTIFY_CHANNEL, streamKey } from './redis-functions.js';
+import { log } from '../log.js';
+
+/** One queued message as Redis returns it. */
+export interface StoredMessage {
+  readonly id: number;
+  /** The data's JSON text, byte for byte as the app sent it. */
+  readonly data: string;
+}
+
+/** ok: ids in the order of the clients; full: the client whose queue is at --max-queue (nothing was queued). */
+export type StoreSendResult = { ok: true; ids: number[] } | { ok: false; full: string };
+
+/** Why a call failed. */
+export type StoreFailure =
+  /** Not sent: no connection to Redis. Nothing changed in Redis. */
+  | 'unreachable'
+  /** Sent, but the connection broke before the answer: Redis may have carried it out. */
+  | 'answer_lost'
+  /** Redis refused it at maxmemory (noeviction). Nothing changed. */
+  | 'out_of_memory'
+  /** Redis answered with another error (a key of another type under mc:, a Redis too old for functions). */
+  | 'redis_error';
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+  constructor(
+    readonly failure: StoreFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the store tells the router. */
+export interface StoreEvents {
+  /** A message `id` was queued for `client` (on any node). */
+  notified(client: string, id: number): void;
+  /** The subscription is (again) in place: notifications from now on arrive; earlier ones may have been missed. */
+  listening(): void;
+  /** The subscription broke: notifications are being missed. */
+  deaf(): void;
+  /** The command connection is (again) ready. */
+  commandsReady(): void;
+}
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port[/db] or rediss://... */
+  url: string;
+  ttlMs: number;
+  maxQueue: number;
+  /** Give up starting when Redis cannot be reached for this long. */
+  connectTimeoutMs?: number;
+}
+
+const CONNECTION: RedisOptions = {
+  lazyConnect: true,
+  // Fail at once while disconnected instead of waiting in an offline queue.
+  enableOfflineQueue: false,
+  // A command in flight when the connection breaks fails; it is never resent (that could queue a message twice).
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  enableAutoPipelining: true,
+  connectionName: 'megacomet',
+  retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+};
+
+export class RedisStore {
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly ttl: string;
+  private readonly maxQueue: string;
+  private closed = false;
+  /** Logged once per outage, not once per failed call. */
+  private down = false;
+
+  constructor(
+    private readonly options: RedisStoreOptions,
+    private readonly events: StoreEvents,
+  ) {
+    this.ttl = String(options.ttlMs);
+    this.maxQueue = String(options.maxQueue);
+    this.commands = new Redis(options.url, CONNECTION);
+    this.subscriber = new Redis(options.url, { ...CONNECTION, enableOfflineQueue: true, autoResubscribe: false, enableAutoPipelining: false });
+    // ioredis reports every failed reconnection as 'error'; the outage is logged once (markDown).
+    this.commands.on('error', (err: Error) => this.markDown(err));
+    this.subscriber.on('error', (err: Error) => this.markDown(err));
+    this.commands.on('ready', () => void this.onCommandsReady());
+    this.subscriber.on('ready', () => void this.onSubscriberReady());
+    this.subscriber.on('close', () => {
+      if (!this.closed) this.events.deaf();
+    });
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      const space = text.lastIndexOf(' ');
+      const id = Number(text.slice(space + 1));
+      if (space > 0 && Number.isSafeInteger(id)) this.events.notified(text.slice(0, space), id);
+    });
+  }
+
+  /** Connects both, checks Redis's eviction policy and loads the functions; rejects with what to do. */
+  async start(): Promise<void> {
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    const where = redactUrl(this.options.url);
+    const timeout = new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`no answer from Redis at ${where} within ${timeoutMs / 1000} s: is redis-server running there?`)), timeoutMs).unref();
+    });
+    try {
+      await Promise.race([Promise.all([this.commands.connect(), this.subscriber.connect()]), timeout]);
+      await Promise.race([this.checkPolicy(), timeout]);
+      await Promise.race([this.loadFunctions(), timeout]);
+    } catch (err) {
+      this.close();
+      throw new Error(`cannot use Redis at ${where}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Queues `data` for every one of `clients` (distinct), all or nothing. */
+  async send(clients: readonly string[], data: string): Promise<StoreSendResult> {
+    const args: string[] = ['mc_send', String(clients.length)];
+    for (const client of clients) args.push(streamKey(client));
+    args.push(this.ttl, this.maxQueue, NOTIFY_CHANNEL, data, ...clients);
+    const reply = (await this.fcall(args)) as number[];
+    if (reply[0] === 0) return { ok: false, full: clients[reply[1]! - 1]! };
+    return { ok: true, ids: reply.slice(1) };
+  }
+
+  /** Acknowledges `client`'s messages up to `ack` and reads at most `limit` of those after `after`. */
+  async poll(client: string, ack: number, after: number, limit: number): Promise<StoredMessage[]> {
+    const reply = (await this.fcall(['mc_poll', '1', streamKey(client), String(ack), String(after), String(limit), this.ttl])) as Array<[string, string[]]>;
+    const out: StoredMessage[] = new Array(reply.length);
+    for (let i = 0; i < reply.length; i++) {
+      const [entryId, fields] = reply[i]!;
+      out[i] = { id: Number(entryId.slice(0, entryId.indexOf('-'))), data: fields[1]! };
+    }
+    return out;
+  }
+
+  /** Unexpired, unacknowledged messages of `client`. */
+  async queued(client: string): Promise<number> {
+    return (await this.fcall(['mc_queued', '1', streamKey(client), this.ttl])) as number;
+  }
+
+  /** Whether the command connection is up now. */
+  get ready(): boolean {
+    return this.commands.status === 'ready';
+  }
+
+  close(): void {
+    this.closed = true;
+    this.commands.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private async fcall(args: string[]): Promise<unknown> {
+    try {
+      return await this.commands.call('FCALL', ...args);
+    } catch (err) {
+      // A Redis restarted without persistence has lost the library: load it and try once more.
+      if (err instanceof Error && /function not found/i.test(err.message)) {
+        try {
+          await this.loadFunctions();
+          return await this.commands.call('FCALL', ...args);
+        } catch (again) {
+          throw this.classify(again);
+        }
+      }
+      throw this.classify(err);
+    }
+  }
+
+  private classify(err: unknown): StoreError {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.startsWith('OOM')) return new StoreError('out_of_memory', message);
+    if (this.commands.status !== 'ready' && /writeable|enableOfflineQueue/.test(message)) return new StoreError('unreachable', message);
+    if (err instanceof Error && err.name === 'ReplyError') return new StoreError('redis_error', message);
+    return new StoreError('answer_lost', message);
+  }
+
+  private async loadFunctions(): Promise<void> {
+    await this.commands.call('FUNCTION', 'LOAD', 'REPLACE', LIBRARY_SOURCE);
+  }
+
+  /** Eviction would drop queued messages silently: refuse to start on such a Redis. */
+  private async checkPolicy(): Promise<void> {
+    let policy: string;
+    try {
+      const reply = (await this.commands.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+      policy = reply[1] ?? 'noeviction';
+    } catch (err) {
+      log(`cannot read Redis's maxmemory-policy (${(err as Error).message}); make sure it is noeviction, or queued messages can be evicted`);
+      return;
+    }
+    if (policy !== 'noeviction') {
+      throw new Error(`Redis evicts keys (maxmemory-policy ${policy}), which would drop queued messages; set maxmemory-policy noeviction`);
+    }
+  }
+
+  private async onCommandsReady(): Promise<void> {
+    if (this.closed) return;
+    if (this.down) log(`Redis at ${redactUrl(this.options.url)} is reachable again`);
+    this.down = false;
+    try {
+      await this.loadFunctions();
+    } catch (err) {
+      log(`cannot load the functions into Redis: ${(err as Error).message}; retried at the next call`);
+    }
+    this.events.commandsReady();
+  }
+
+  private async onSubscriberReady(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.subscriber.subscribe(NOTIFY_CHANNEL);
+      this.events.listening();
+    } catch (err) {
+      // The connection broke again; the next 'ready' subscribes.
+      log(`cannot subscribe to ${NOTIFY_CHANNEL}: ${(err as Error).message}`);
+    }
+  }
+
+  private markDown(err: Error): void {
+    if (this.down || this.closed) return;
+    this.down = true;
+    log(`Redis at ${redactUrl(this.options.url)} is unreachable (${err.message}): sends get store_unavailable, held polls wait; reconnecting`);
+  }
+}
+
+/** The URL without its password, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}

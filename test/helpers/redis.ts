@@ -1,0 +1,112 @@
+// A real redis-server (Debian's redis-server, installed by .ci/run) for the
+// --redis tests: started on a free loopback port with a temporary directory,
+// stopped by PID in the test's teardown. Tests skip with the reason when the
+// binary is missing.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { Redis } from 'ioredis';
+
+export const REDIS_SERVER = process.env.MEGACOMET_REDIS_SERVER ?? '/usr/bin/redis-server';
+
+/** Why the Redis tests cannot run here, or undefined. */
+export function redisMissing(): string | undefined {
+  if (!existsSync(REDIS_SERVER)) return `${REDIS_SERVER} is missing (apt-get install redis-server; .ci/run installs it)`;
+  const version = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }).stdout;
+  const major = Number(/v=(\d+)/.exec(version)?.[1] ?? 0);
+  if (major < 7) return `redis-server 7.0 or later is needed for functions, found: ${version.trim()}`;
+  return undefined;
+}
+
+export interface RedisOptions {
+  /** appendonly yes (with this appendfsync); default: no persistence. */
+  appendfsync?: 'always' | 'everysec';
+  /** Extra config lines as flags, e.g. ['--maxmemory', '2mb']. */
+  args?: readonly string[];
+}
+
+export interface RunningRedis {
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  /** A client for the test's own checks (closed in teardown). */
+  client(): Redis;
+  /** Stops it (SIGTERM: it writes its append-only file and exits) and waits. */
+  stop(): Promise<void>;
+  /** Stops it hard (SIGKILL) and waits. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory; resolves when it accepts connections. */
+  restart(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+export async function startRedis(t: Test, options: RedisOptions = {}): Promise<RunningRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'megacomet-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')];
+  if (options.appendfsync !== undefined) args.push('--appendonly', 'yes', '--appendfsync', options.appendfsync);
+  else args.push('--appendonly', 'no');
+  args.push(...(options.args ?? []));
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  const clients: Redis[] = [];
+
+  const launch = async (): Promise<void> => {
+    child = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
+    exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // Ready when it answers PING.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        await probe.ping();
+        probe.disconnect();
+        return;
+      } catch {
+        probe.disconnect();
+        if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 10 s (log: ${join(dir, 'redis.log')})`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  };
+  const signal = async (sig: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    await exited;
+  };
+
+  await launch();
+  t.teardown(async () => {
+    for (const c of clients) c.disconnect();
+    await signal('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child.pid!;
+    },
+    client() {
+      const c = new Redis({ port, host: '127.0.0.1' });
+      c.on('error', () => {});
+      clients.push(c);
+      return c;
+    },
+    stop: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+    restart: launch,
+  };
+}
