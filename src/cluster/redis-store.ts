@@ -92,6 +92,7 @@ export class RedisStore {
     // ioredis reports every failed reconnection as 'error'; the outage is logged once (markDown).
     this.commands.on('error', (err: Error) => this.markDown(err));
     this.subscriber.on('error', (err: Error) => this.markDown(err));
+    this.commands.on('close', () => this.markDown(new Error('the connection closed')));
     this.commands.on('ready', () => void this.onCommandsReady());
     this.subscriber.on('ready', () => void this.onSubscriberReady());
     this.subscriber.on('close', () => {

@@ -1,0 +1,129 @@
+// --redis end to end: real server processes sharing a real Redis. A message
+// sent to any node reaches its client polling (or streaming) any other node,
+// acknowledged by the same cursor; Redis going away refuses sends with
+// store_unavailable and the nodes recover by themselves.
+import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { AppConnection } from './helpers/app-client.js';
+import { httpGet } from './helpers/http-client.js';
+import { pollBody } from './helpers/poll.js';
+import { redisMissing, startRedis } from './helpers/redis.js';
+import { MAIN, startServer, type RunningServer } from './helpers/server.js';
+import { SseStream } from './helpers/sse-client.js';
+import { waitFor } from './helpers/wait.js';
+import { expectAppError } from './helpers/expect.js';
+
+const missing = redisMissing();
+if (missing !== undefined) {
+  t.skip(`needs a real Redis: ${missing}`);
+} else {
+  const nodes = async (t: Test, url: string, n: number, extra: string[] = []): Promise<RunningServer[]> =>
+    Promise.all(Array.from({ length: n }, () => startServer(t, ['--redis', url, '--threads', '1', ...extra])));
+
+  /** Waits until `node` holds `n` polls (stats), so a send after it is for a held poll. */
+  const heldOn = (app: AppConnection, n: number): Promise<unknown> =>
+    waitFor(`${n} held polls`, async () => (await app.request({ op: 'stats' })).held_polls === n);
+
+  t.test('a message sent on one node reaches a poll held on another, acknowledged by its cursor anywhere', async (t) => {
+    const redis = await startRedis(t);
+    const [a, b, c] = await nodes(t, redis.url, 3);
+    const appA = await AppConnection.open(a!.appPort, t);
+    const appB = await AppConnection.open(b!.appPort, t);
+    const held = httpGet(t, b!.httpPort, '/poll?client=alice&since=0');
+    await heldOn(appB, 1);
+    const id = await appA.sendTo('alice', { hello: 'from A' });
+    const body = pollBody(await held);
+    t.same(body, { cursor: id, messages: [{ hello: 'from A' }] }, 'delivered on B with the id A answered');
+
+    const again = pollBody(await httpGet(t, c!.httpPort, '/poll?client=alice&since=0'));
+    t.same(again, body, 'an answer lost in transit comes again on any node: the old cursor did not acknowledge it');
+    const second = await appB.sendTo('alice', 2);
+    t.ok(second > id, 'ids increase across nodes');
+    const next = pollBody(await httpGet(t, a!.httpPort, `/poll?client=alice&since=${id}`));
+    t.same(next, { cursor: second, messages: [2] }, 'the cursor acknowledged the first: only the second');
+    t.same(await appC(c!, t).then((app) => app.status('alice')), { connected: false, queued: 1 }, 'status counts what Redis holds');
+  });
+
+  /** An app connection to `node`. */
+  const appC = (node: RunningServer, t: Test): Promise<AppConnection> => AppConnection.open(node.appPort, t);
+
+  t.test('an event stream on one node gets what is sent on another, and resumes by Last-Event-ID elsewhere', async (t) => {
+    const redis = await startRedis(t);
+    const [a, b] = await nodes(t, redis.url, 2);
+    const appA = await AppConnection.open(a!.appPort, t);
+    const appB = await AppConnection.open(b!.appPort, t);
+    const first = await appA.sendTo('sse', 'backlog');
+    const stream = await SseStream.open(b!.httpPort, '/events?client=sse', {}, t);
+    const [backlog] = await stream.take(1);
+    t.same([backlog!.id, backlog!.data], [String(first), '"backlog"'], 'the backlog when it opens');
+    const ids = [await appA.sendTo('sse', 1), await appB.sendTo('sse', 2), await appA.sendTo('sse', 3)];
+    const events = await stream.take(3);
+    t.same(events.map((e) => Number(e.id)), ids, 'each message once, in id order, as it is sent');
+    stream.close();
+    const resumed = await SseStream.open(a!.httpPort, '/events?client=sse', { 'Last-Event-ID': String(ids[0]) }, t);
+    const rest = await resumed.take(2);
+    t.same(rest.map((e) => Number(e.id)), ids.slice(1), 'a reconnect to another node resumes after Last-Event-ID');
+    resumed.close();
+  });
+
+  t.test('groups are refused with unsupported; a full queue with queue_full', async (t) => {
+    const redis = await startRedis(t);
+    const [a] = await nodes(t, redis.url, 1, ['--max-queue', '1']);
+    const app = await AppConnection.open(a!.appPort, t);
+    for (const request of [
+      { op: 'join', client: 'x', group: 'g' },
+      { op: 'leave', client: 'x', group: 'g' },
+      { op: 'publish', group: 'g', data: 1 },
+      { op: 'group', group: 'g' },
+    ]) {
+      expectAppError(t, await app.request(request), 'unsupported');
+    }
+    await app.sendTo('x', 1);
+    expectAppError(t, await app.request({ op: 'send', client: 'x', data: 2, ref: 'r' }), 'queue_full');
+    const many = await app.request({ op: 'send', clients: ['y', 'x'], data: 3 });
+    expectAppError(t, many, 'queue_full');
+    t.same(await app.status('y'), { connected: false, queued: 0 }, 'one to many is all or nothing');
+  });
+
+  t.test('Redis gone: sends refused with store_unavailable, polls held; back: the nodes recover by themselves', async (t) => {
+    const redis = await startRedis(t, { appendfsync: 'everysec' });
+    const [a, b] = await nodes(t, redis.url, 2);
+    const appA = await AppConnection.open(a!.appPort, t);
+    const appB = await AppConnection.open(b!.appPort, t);
+    const kept = await appA.sendTo('kept', 'before');
+    await redis.stop();
+    const refused = await waitFor('a refused send', async () => {
+      const reply = await appA.request({ op: 'send', client: 'bob', data: 'during' });
+      return reply.ok ? false : reply;
+    });
+    expectAppError(t, refused, 'store_unavailable');
+    const held = httpGet(t, b!.httpPort, '/poll?client=bob&since=0');
+    await heldOn(appB, 1);
+    await redis.restart();
+    const after = await waitFor('a send accepted again', async () => {
+      const reply = await appA.request({ op: 'send', client: 'bob', data: 'after' });
+      return reply.ok ? reply : false;
+    }, { timeoutMs: 20_000 });
+    const body = pollBody(await held);
+    t.same(body, { cursor: after.id, messages: ['after'] }, 'the poll held through the outage gets the message sent after it');
+    const old = pollBody(await httpGet(t, b!.httpPort, '/poll?client=kept&since=0'));
+    t.same(old, { cursor: kept, messages: ['before'] }, 'a message acknowledged before the restart survived it (appendonly)');
+    t.notOk(a!.hasExited() || b!.hasExited(), 'both nodes kept running');
+    t.match(a!.stderr(), /unreachable/, 'the outage is logged');
+  });
+
+  t.test('a bad --redis is refused; an unreachable Redis stops the start with what to do', async (t) => {
+    const bad = spawnSync(process.execPath, [MAIN, '--redis', 'http://x', '--port', '0', '--app-port', '0'], { encoding: 'utf8' });
+    t.equal(bad.status, 2);
+    t.match(bad.stderr, /--redis expects a URL redis:\/\//);
+    const redis = await startRedis(t);
+    const port = redis.port;
+    await redis.kill();
+    const down = spawnSync(process.execPath, [MAIN, '--redis', `redis://127.0.0.1:${port}`, '--port', '0', '--app-port', '0', '--threads', '1', '--host', '127.0.0.1'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    t.not(down.status, 0, 'the start fails');
+    t.match(down.stderr, new RegExp(`cannot use Redis at redis://127\\.0\\.0\\.1:${port}`));
+  });
+}
