@@ -199,7 +199,7 @@ t.test('runner flags: target lists, rates, repeats', async (t) => {
 
 t.test('nginx template: every field filled, a missing one refused; stub status read', async (t) => {
   const template = readFileSync(new URL('../bench/nchan/nginx.conf.template', import.meta.url), 'utf8');
-  const fields = { MODULE: '/m.so', DIR: '/tmp/x', FILES: 20000, CONNECTIONS: 19900, SHM: '512m', PORT: 18000, POLL_TIMEOUT: 120, TTL: 60, MAX_QUEUE: 1000 };
+  const fields = { MODULE: '/m.so', DIR: '/tmp/x', FILES: 20000, CONNECTIONS: 19900, SHM: '512m', PORT: 18000, POLL_TIMEOUT: 120, TTL: 60, MAX_QUEUE: 1000, REDIS_UPSTREAM: '', REDIS_PASS: '' };
   const conf = fillTemplate(template, fields);
   t.notMatch(conf, /\{\{/, 'nothing left unfilled');
   t.match(conf, /listen 127\.0\.0\.1:18000/, 'loopback only');
@@ -209,6 +209,10 @@ t.test('nginx template: every field filled, a missing one refused; stub status r
   t.match(conf, /nchan_subscriber_timeout 120s;/);
   t.match(conf, /nchan_message_buffer_length 1000;/);
   t.match(conf, /pid \/tmp\/x\/nginx\.pid;/);
+  const directives = conf.split('\n').filter((line) => !line.trim().startsWith('#')).join('\n');
+  t.notMatch(directives, /nchan_redis/, 'memstore unless the redis scenario asks');
+  const shared = fillTemplate(template, { ...fields, REDIS_UPSTREAM: 'upstream r { nchan_redis_server redis://127.0.0.1:6390; }', REDIS_PASS: 'nchan_redis_pass r;' });
+  t.match(shared, /http \{[^]*upstream r \{ nchan_redis_server redis:\/\/127\.0\.0\.1:6390; \}[^]*location ~ \^\/sub[^}]*nchan_redis_pass r;[^]*location ~ \^\/pub[^}]*nchan_redis_pass r;/, 'the redis scenario: an upstream in http, its pass in the subscriber and publisher locations');
   t.throws(() => fillTemplate(template, { ...fields, TTL: undefined } as unknown as Record<string, number>), /\{\{TTL\}\}/);
   t.same(parseStubStatus('total published messages: 12\nstored messages: 3\nshared memory used: 16K\nchannels: 2\nsubscribers: 10000\n'),
     { 'total published messages': 12, 'stored messages': 3, 'shared memory used': 16, channels: 2, subscribers: 10000 });

@@ -41,6 +41,15 @@ export class Histogram {
     }
   }
 
+  /** Adds every value of `other` (another generator's, or another node's clients). */
+  merge(other: Histogram): void {
+    if (other.count === 0) return;
+    this.count += other.count;
+    this.min = Math.min(this.min, other.min);
+    this.max = Math.max(this.max, other.max);
+    for (const [index, n] of other.counts) this.counts.set(index, (this.counts.get(index) ?? 0) + n);
+  }
+
   /** p in (0, 100]; null when empty. */
   percentile(p: number): number | null {
     if (this.count === 0) return null;

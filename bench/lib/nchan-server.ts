@@ -128,7 +128,8 @@ function httpGet(port: number, path: string, timeoutMs = 5000): Promise<string> 
 }
 
 export function nchanArgs(s: ServerSettings): string[] {
-  return [`nchan_subscriber_timeout ${s.pollTimeout}s`, `nchan_message_timeout ${s.ttl}s`, `nchan_message_buffer_length ${s.maxQueue}`, 'worker_processes 1', 'memstore'];
+  const storage = s.redisUrl === undefined ? 'memstore' : `nchan_redis_server ${s.redisUrl}`;
+  return [`nchan_subscriber_timeout ${s.pollTimeout}s`, `nchan_message_timeout ${s.ttl}s`, `nchan_message_buffer_length ${s.maxQueue}`, 'worker_processes 1', storage];
 }
 
 export async function startNchan(repoRoot: string, settings: ServerSettings, registry: ProcessRegistry, fileLimit: number): Promise<RunningServer> {
@@ -144,6 +145,9 @@ export async function startNchan(repoRoot: string, settings: ServerSettings, reg
     writeFileSync(join(dir, 'nginx.conf'), fillTemplate(template, {
       MODULE: install.module, DIR: dir, FILES: files, CONNECTIONS: Math.max(1024, files - 100), SHM: SHARED_MEMORY, PORT: port,
       POLL_TIMEOUT: settings.pollTimeout, TTL: settings.ttl, MAX_QUEUE: settings.maxQueue,
+      // Redis storage (the redis scenario): Nchan's recommended form, an upstream and nchan_redis_pass.
+      REDIS_UPSTREAM: settings.redisUrl === undefined ? '' : `upstream megacomet_bench_redis { nchan_redis_server ${settings.redisUrl}; }`,
+      REDIS_PASS: settings.redisUrl === undefined ? '' : 'nchan_redis_pass megacomet_bench_redis;',
     }));
     const child = spawn(install.nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     registry.track(child);

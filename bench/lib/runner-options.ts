@@ -1,9 +1,9 @@
 // The bench runner's command line (`node dist/bench/run.js --help`), validated once and frozen.
 import { TARGET_NAMES, type TargetName } from './server-process.js';
 
-export const SCENARIO_NAMES = ['idle', 'throughput', 'sse', 'latency', 'churn', 'fanout', 'broadcast', 'repoll', 'million'] as const;
+export const SCENARIO_NAMES = ['idle', 'throughput', 'sse', 'latency', 'churn', 'fanout', 'broadcast', 'repoll', 'million', 'redis'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
-/** What `npm run bench` (and --scenario all) runs: million only when named, it needs the VM. */
+/** What `npm run bench` (and --scenario all) runs: million only when named, it needs the VM; redis (--redis) only when named, it needs redis-server. */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['idle', 'throughput', 'sse', 'latency', 'churn', 'fanout', 'broadcast', 'repoll'];
 /** Connections of the million scenario unless --connections says otherwise. */
 export const MILLION_DEFAULT_CONNECTIONS = 1_000_000;
@@ -45,8 +45,11 @@ export interface RunnerOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [flags]     (or: node dist/bench/run.js [flags] after a build)
-  --scenario LIST     idle,throughput,sse,latency,churn,fanout,broadcast,repoll,million or all (default all:
-                      every one but million, which needs a machine with a high open-files limit)
+  --scenario LIST     idle,throughput,sse,latency,churn,fanout,broadcast,repoll,million,redis or all (default
+                      all: every one but million, which needs a machine with a high open-files limit,
+                      and redis, which needs redis-server: apt-get install -y redis-server)
+  --redis             = --scenario redis: two nodes on one Redis, MegaComet --redis against Nchan's
+                      Redis storage (10000 clients, 100000 messages unless --connections/--messages)
   --target LIST       megacomet,megacomet-t8,nchan,baseline or all (default all; nchan is left out,
                       with a note, when nginx and its Nchan module are not installed:
                       apt-get install -y nginx-light libnginx-mod-nchan); both = megacomet,baseline;
@@ -112,6 +115,10 @@ export function parseRunnerOptions(argv: readonly string[]): RunnerOptions {
     const flag = argv[i] ?? '';
     if (flag === '--help' || flag === '-h') {
       help = true;
+      continue;
+    }
+    if (flag === '--redis') {
+      scenarios = ['redis'];
       continue;
     }
     if (flag === '--only-baseline') {

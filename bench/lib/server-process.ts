@@ -34,6 +34,8 @@ export interface ServerSettings {
   ttl: number;
   maxQueue: number;
   threads: number;
+  /** The redis scenario: queues in this Redis (MegaComet --redis, Nchan's Redis storage). */
+  redisUrl?: string;
 }
 
 export interface RunningServer {
@@ -77,6 +79,7 @@ export function serverArgs(name: TargetName, s: ServerSettings): string[] {
   if (name === 'nchan') return nchanArgs(s);
   const common = ['--host', HOST, '--port', '0', '--app-host', HOST, '--app-port', '0', '--poll-timeout', String(s.pollTimeout), '--ttl', String(s.ttl), '--max-queue', String(s.maxQueue)];
   const threads = megacometThreads(name, s.threads);
+  if (s.redisUrl !== undefined) common.push('--redis', s.redisUrl);
   return threads !== null ? ['--threads', String(threads), ...common] : common;
 }
 

@@ -8,7 +8,8 @@ import { latency } from './latency.js';
 import { million } from './million.js';
 import { repoll } from './repoll.js';
 import type { Scenario } from './scenario.js';
+import { redis } from './redis.js';
 import { sse } from './sse.js';
 import { throughput } from './throughput.js';
 
-export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, sse, latency, churn, fanout, broadcast, repoll, million };
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = { idle, throughput, sse, latency, churn, fanout, broadcast, repoll, million, redis };
