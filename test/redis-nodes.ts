@@ -42,6 +42,12 @@ if (missing !== undefined) {
     const next = pollBody(await httpGet(t, a!.httpPort, `/poll?client=alice&since=${id}`));
     t.same(next, { cursor: second, messages: [2] }, 'the cursor acknowledged the first: only the second');
     t.same(await appC(c!, t).then((app) => app.status('alice')), { connected: false, queued: 1 }, 'status counts what Redis holds');
+    // Data too large to ride in the notification: the holder reads it from Redis.
+    const large = 'y'.repeat(5000);
+    const heldLarge = httpGet(t, c!.httpPort, `/poll?client=alice&since=${second}`);
+    await heldOn(await appC(c!, t), 1);
+    const third = await appA.sendTo('alice', large);
+    t.same(pollBody(await heldLarge), { cursor: third, messages: [large] }, 'a large message reaches a poll held on another node too');
   });
 
   /** An app connection to `node`. */
@@ -64,6 +70,31 @@ if (missing !== undefined) {
     const rest = await resumed.take(2);
     t.same(rest.map((e) => Number(e.id)), ids.slice(1), 'a reconnect to another node resumes after Last-Event-ID');
     resumed.close();
+  });
+
+  t.test('a re-poll with the cursor of a complete answer is held without a read; its acknowledgement still reaches Redis', async (t) => {
+    const redis = await startRedis(t);
+    const [a] = await nodes(t, redis.url, 1);
+    const app = await AppConnection.open(a!.appPort, t);
+    const check = redis.client();
+    // Every command goes to the slow log, with its arguments: which functions ran is read there.
+    await check.config('SET', 'slowlog-log-slower-than', '0');
+    await check.config('SET', 'slowlog-max-len', '1000');
+    const functionsRun = async (): Promise<string[]> => {
+      const entries = (await check.call('SLOWLOG', 'GET', '1000')) as Array<[number, number, number, string[]]>;
+      return entries.map((e) => e[3]).filter((args) => args[0]?.toUpperCase() === 'FCALL').map((args) => args[1]!).reverse();
+    };
+    const held = httpGet(t, a!.httpPort, '/poll?client=dana&since=0');
+    await heldOn(app, 1);
+    const id = await app.sendTo('dana', 'one');
+    t.same(pollBody(await held), { cursor: id, messages: ['one'] });
+    await check.call('SLOWLOG', 'RESET');
+    const next = httpGet(t, a!.httpPort, `/poll?client=dana&since=${id}`);
+    await heldOn(app, 1);
+    await waitFor('the acknowledgement to trim the stream', async () => (await check.xlen('mc:{dana}')) === 0);
+    t.same(await functionsRun(), ['mc_ack'], 'one call: the batched acknowledgement, no read');
+    const second = await app.sendTo('dana', 'two');
+    t.same(pollBody(await next), { cursor: second, messages: ['two'] }, 'the next message still reaches the poll held without a read');
   });
 
   t.test('groups are refused with unsupported; a full queue with queue_full', async (t) => {

@@ -4,7 +4,7 @@
 // and comes back.
 import t, { type Test } from 'tap';
 import { RedisStore, StoreError, type StoreEvents } from '../src/cluster/redis-store.js';
-import { streamKey } from '../src/cluster/redis-functions.js';
+import { NOTIFY_DATA_MAX, streamKey } from '../src/cluster/redis-functions.js';
 import { redisMissing, startRedis, type RunningRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -17,11 +17,15 @@ if (missing !== undefined) {
     t: Test,
     redis: RunningRedis,
     options: { ttlMs?: number; maxQueue?: number } = {},
-  ): Promise<{ store: RedisStore; notes: string[]; events: string[] }> => {
+  ): Promise<{ store: RedisStore; notes: string[]; events: string[]; carried: Array<string | undefined> }> => {
     const notes: string[] = [];
+    const carried: Array<string | undefined> = [];
     const events: string[] = [];
     const sink: StoreEvents = {
-      notified: (client, id) => notes.push(`${client} ${id}`),
+      notified: (client, id, data) => {
+        notes.push(`${client} ${id}`);
+        carried.push(data);
+      },
       listening: () => events.push('listening'),
       deaf: () => events.push('deaf'),
       commandsReady: () => events.push('ready'),
@@ -30,7 +34,7 @@ if (missing !== undefined) {
     await store.start();
     t.teardown(() => store.close());
     await waitFor('the subscription', () => events.includes('listening'));
-    return { store, notes, events };
+    return { store, notes, events, carried };
   };
 
   t.test('ids increase per client, even for a burst faster than the clock', async (t) => {
@@ -51,6 +55,18 @@ if (missing !== undefined) {
     await store.poll('burst', ids[2999]!, ids[2999]!, 10);
     const after = await store.send(['burst'], '"next"');
     t.ok(after.ok && after.ids[0]! > ids[2999]!, 'a send after everything was acknowledged gets a higher id');
+  });
+
+  t.test('a notification carries data up to 1 KiB, so a holder need not read', async (t) => {
+    const redis = await startRedis(t);
+    const { store, carried } = await openStore(t, redis);
+    const small = JSON.stringify({ text: 'with spaces and "quotes"' });
+    const large = JSON.stringify('x'.repeat(NOTIFY_DATA_MAX));
+    t.ok((await store.send(['n'], small)).ok);
+    t.ok((await store.send(['n'], large)).ok);
+    await waitFor('both notifications', () => carried.length === 2);
+    t.equal(carried[0], small, 'small data rides along, byte for byte');
+    t.equal(carried[1], undefined, 'data over NOTIFY_DATA_MAX bytes does not: the holder reads it');
   });
 
   t.test('a poll acknowledges up to its cursor and reads after it', async (t) => {

@@ -9,16 +9,25 @@
 // stream's last id even when every entry has been trimmed; the key expires
 // ttl + 1 s after its last send, when the clock has long passed its ids.
 
-/** Bump when the functions change: every node loads its own with REPLACE, so mixed versions must not share a Redis. */
-export const LIBRARY_NAME = 'megacomet_v1';
+/**
+ * Every node loads its own copy with REPLACE (function names are global in a Redis, so the
+ * library keeps one name): nodes of different versions must not share a Redis.
+ */
+export const LIBRARY_NAME = 'megacomet';
 
 /** A client's stream (the braces are the Redis Cluster hash tag: all of one client's keys share a slot). */
 export function streamKey(client: string): string {
   return `mc:{${client}}`;
 }
 
-/** The channel every send's notification goes to ("CLIENT ID"). */
+/** The channel every send's notification goes to: "CLIENT ID" or "CLIENT ID DATA". */
 export const NOTIFY_CHANNEL = 'mc:notify';
+
+/**
+ * Data up to this many bytes rides in the notification, so a node holding the client's poll
+ * with nothing before it can answer without reading the stream; larger data is read.
+ */
+export const NOTIFY_DATA_MAX = 1024;
 
 /**
  * mc_send KEYS = streams, ARGV = ttl ms, max queue, channel, data, then the
@@ -28,6 +37,9 @@ export const NOTIFY_CHANNEL = 'mc:notify';
  *   up to `ack` (the client's cursor acknowledges them) and the expired ones,
  *   then the entries after `after`, at most `limit`. Allowed when Redis is at
  *   maxmemory: it only removes.
+ * mc_ack KEYS = streams, ARGV = ttl ms, then one cursor per stream: drops every
+ *   entry up to its cursor and the expired ones (the acknowledgements of polls
+ *   that needed no read, in one call). Allowed at maxmemory.
  * mc_queued KEYS = stream, ARGV = ttl ms: unexpired entries.
  */
 export const LIBRARY_SOURCE = `#!lua name=${LIBRARY_NAME}
@@ -82,7 +94,11 @@ local function send(keys, args)
   for i = 1, #keys do
     local id = append(keys[i], data, now)
     redis.call('PEXPIRE', keys[i], ttl + 1000)
-    redis.call('PUBLISH', channel, args[4 + i] .. ' ' .. fmt(id))
+    local note = args[4 + i] .. ' ' .. fmt(id)
+    if #data <= ${NOTIFY_DATA_MAX} then
+      note = note .. ' ' .. data
+    end
+    redis.call('PUBLISH', channel, note)
     out[i + 1] = id
   end
   return out
@@ -102,6 +118,14 @@ local function poll(keys, args)
   return redis.call('XRANGE', key, fmt(math.max(after + 1, first)), '+', 'COUNT', limit)
 end
 
+local function ack(keys, args)
+  local expired = (clock_ms() - tonumber(args[1])) * 1000
+  for i = 1, #keys do
+    redis.call('XTRIM', keys[i], 'MINID', fmt(math.max(tonumber(args[i + 1]) + 1, expired)))
+  end
+  return #keys
+end
+
 local function queued(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then
     return 0
@@ -112,5 +136,6 @@ end
 
 redis.register_function('mc_send', send)
 redis.register_function{function_name = 'mc_poll', callback = poll, flags = {'allow-oom'}}
+redis.register_function{function_name = 'mc_ack', callback = ack, flags = {'allow-oom'}}
 redis.register_function{function_name = 'mc_queued', callback = queued, flags = {'allow-oom'}}
 `;

@@ -11,6 +11,19 @@
 // after that read, so a message is never left behind by the race between the
 // reply and the notification.
 //
+// A client whose last read returned everything after its cursor (no
+// notification came meanwhile) is "drained" up to the last id delivered: its
+// next poll with exactly that cursor has nothing to read, so it is held
+// without a round trip, and its acknowledgement joins one mc_ack call per
+// event-loop turn. Any later notification of the client ends that.
+//
+// A held poll "knows" its client has nothing after its cursor when it was
+// held after a complete read (or a drained re-poll, or a client no node
+// notified): notifications come in the order Redis ran the sends, so the next
+// one above the cursor is the next message, and when it carries the data the
+// poll is answered from it without a read. A break in the subscription ends
+// every poll's knowledge.
+//
 // When Redis is unreachable: sends are refused with store_unavailable, polls
 // are held (their timeout answers them empty), and when the connections come
 // back every held poll reads its stream again, since notifications were missed.
@@ -23,6 +36,8 @@ import { memberBody } from '../manager/member-body.js';
 import { deliverList } from '../manager/stream-delivery.js';
 import type { WorkerPort, WorkerRecordHandler } from '../manager/worker-port.js';
 import type { AppError } from '../protocol/errors.js';
+import { pollBody } from '../protocol/poll-body.js';
+import { sseEvent } from '../protocol/sse.js';
 import type { ManagerStats } from '../protocol/stats.js';
 import { log } from '../log.js';
 import { RedisStore, StoreError, redactUrl, type StoredMessage } from './redis-store.js';
@@ -49,6 +64,8 @@ const SWEEP_MS = 1000;
 /** One held poll (or event stream) on this node. */
 class HeldPoll {
   reading = false;
+  /** Nothing is queued after `after` except what notifications will announce (see the file comment). */
+  known = false;
   /** A notification came while a read was in flight: read again after it. */
   again = false;
   constructor(
@@ -76,6 +93,11 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
   private readonly bySlot: Array<Map<number, HeldPoll>>;
   /** Clients that may have messages queued, with the time until which; oldest first (a refresh moves one to the end). */
   private readonly maybeQueued = new Map<string, number>();
+  /** Clients whose whole queue after this id was delivered by this node, with no notification since (see the file comment). */
+  private readonly drained = new Map<string, number>();
+  /** Acknowledgements waiting for the end of this event-loop turn: client -> cursor. */
+  private acks = new Map<string, number>();
+  private acksScheduled = false;
   /** From when the set above may be trusted; Infinity while not subscribed. */
   private trustedFrom = Infinity;
   private timer: NodeJS.Timeout | null = null;
@@ -102,13 +124,16 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     this.store = new RedisStore(
       { url: options.url, ttlMs: options.ttlMs, maxQueue: options.maxQueue },
       {
-        notified: (client, id) => this.onNotified(client, id),
+        notified: (client, id, data) => this.onNotified(client, id, data),
         listening: () => {
           this.trustedFrom = this.now() + this.ttlMs + 1000;
           void this.rereadHeld();
         },
         deaf: () => {
+          // Notifications are being missed: nothing this node concluded from their absence holds.
           this.trustedFrom = Infinity;
+          this.drained.clear();
+          for (const poll of this.held.values()) poll.known = false;
         },
         commandsReady: () => void this.rereadHeld(),
       },
@@ -153,7 +178,30 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     const poll = new HeldPoll(client, worker, handle, since, since, stream);
     this.held.set(client, poll);
     this.bySlot[worker]!.set(handle, poll);
+    if (this.drained.size !== 0 && this.drained.get(client) === since) {
+      // Everything up to `since` was delivered here and nothing came since: only the acknowledgement is left.
+      this.drained.delete(client);
+      this.acknowledgeLater(client, since);
+      poll.known = true;
+      return;
+    }
     if (this.mayHaveMessages(client)) void this.read(poll);
+    else poll.known = true;
+  }
+
+  private acknowledgeLater(client: string, cursor: number): void {
+    this.acks.set(client, Math.max(cursor, this.acks.get(client) ?? 0));
+    if (this.acksScheduled) return;
+    this.acksScheduled = true;
+    setImmediate(() => this.flushAcks());
+  }
+
+  /** One mc_ack for the turn's acknowledgements; a failed one only leaves messages to expire or to the next read's trim. */
+  private flushAcks(): void {
+    this.acksScheduled = false;
+    const acks = this.acks;
+    this.acks = new Map();
+    this.store.acknowledge([...acks.keys()], [...acks.values()]).catch(() => undefined);
   }
 
   onGone(worker: number, handle: number): void {
@@ -179,15 +227,37 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     return until !== undefined && until > now;
   }
 
-  private onNotified(client: string, id: number): void {
+  private onNotified(client: string, id: number, data: string | undefined): void {
     this.markMaybeQueued(client);
+    if (this.drained.size !== 0) {
+      const to = this.drained.get(client);
+      // A message above what was delivered: the next poll must read.
+      if (to !== undefined && id > to) this.drained.delete(client);
+    }
     const poll = this.held.get(client);
     if (poll === undefined || id <= poll.after) return;
     if (poll.reading) poll.again = true;
+    else if (poll.known && data !== undefined) this.deliverNotified(poll, id, data);
     else void this.read(poll);
   }
 
+  /** The message the notification carries is the next one after the poll's cursor: answer with it. */
+  private deliverNotified(poll: HeldPoll, id: number, data: string): void {
+    const port = this.workers[poll.worker]!;
+    this.delivered++;
+    this.deliveryLatency.observe(Math.max(0, this.now() - id / 1000));
+    if (poll.stream) {
+      port.deliver(poll.handle, sseEvent(id, data));
+      poll.after = id;
+      return;
+    }
+    this.forget(poll);
+    port.deliver(poll.handle, pollBody(id, data));
+    this.drained.set(poll.client, id);
+  }
+
   private markMaybeQueued(client: string): void {
+    if (this.drained.size >= MAX_MAYBE_QUEUED) this.drained.clear();
     if (this.maybeQueued.size >= MAX_MAYBE_QUEUED && !this.maybeQueued.has(client)) {
       // Too many to remember: trust nothing until those remembered have expired.
       this.trustedFrom = Math.max(this.trustedFrom, this.now() + this.ttlMs + 1000);
@@ -201,6 +271,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
   private read(poll: HeldPoll): Promise<void> {
     poll.reading = true;
     poll.again = false;
+    poll.known = false;
     return this.store.poll(poll.client, poll.ack, poll.after, READ_LIMIT).then(
       (messages) => this.onRead(poll, messages),
       (err: unknown) => {
@@ -216,6 +287,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     if (!this.isHeld(poll)) return;
     if (messages.length === 0) {
       if (poll.again) void this.read(poll);
+      else poll.known = true;
       return;
     }
     this.markMaybeQueued(poll.client);
@@ -232,12 +304,18 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       this.delivered += deliverList(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs, port, poll.handle);
       poll.after = messages[messages.length - 1]!.id;
       if (poll.again || messages.length === READ_LIMIT) void this.read(poll);
+      else poll.known = true;
       return;
     }
     const out = memberBody(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
     this.forget(poll);
     this.delivered += out.count;
     port.deliver(poll.handle, out.body);
+    // The read saw the whole rest of the queue and no notification came during it: the next poll
+    // with this answer's cursor needs no read (unless a notification comes first).
+    if (!poll.again && out.count === messages.length && messages.length < READ_LIMIT) {
+      this.drained.set(poll.client, messages[messages.length - 1]!.id);
+    }
   }
 
   /** After a reconnection: every held poll reads its stream, since notifications may have been missed. */
@@ -270,6 +348,8 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       if (until > now) break;
       this.maybeQueued.delete(client);
     }
+    // A drained client outside the set has had no notification for ttl + 1 s: its next poll reads nothing anyway.
+    for (const client of this.drained.keys()) if (!this.maybeQueued.has(client)) this.drained.delete(client);
   }
 
   // ---- app requests (AppBackend) ----

@@ -41,8 +41,8 @@ export class StoreError extends Error {
 
 /** What the store tells the router. */
 export interface StoreEvents {
-  /** A message `id` was queued for `client` (on any node). */
-  notified(client: string, id: number): void;
+  /** A message `id` was queued for `client` (on any node); `data` unless it was over NOTIFY_DATA_MAX. */
+  notified(client: string, id: number, data: string | undefined): void;
   /** The subscription is (again) in place: notifications from now on arrive; earlier ones may have been missed. */
   listening(): void;
   /** The subscription broke: notifications are being missed. */
@@ -99,9 +99,12 @@ export class RedisStore {
       if (!this.closed) this.events.deaf();
     });
     this.subscriber.on('message', (_channel: string, text: string) => {
-      const space = text.lastIndexOf(' ');
-      const id = Number(text.slice(space + 1));
-      if (space > 0 && Number.isSafeInteger(id)) this.events.notified(text.slice(0, space), id);
+      // Client ids and ids have no spaces; the data (JSON) may.
+      const first = text.indexOf(' ');
+      if (first <= 0) return;
+      const second = text.indexOf(' ', first + 1);
+      const id = Number(second < 0 ? text.slice(first + 1) : text.slice(first + 1, second));
+      if (Number.isSafeInteger(id)) this.events.notified(text.slice(0, first), id, second < 0 ? undefined : text.slice(second + 1));
     });
   }
 
@@ -141,6 +144,15 @@ export class RedisStore {
       out[i] = { id: Number(entryId.slice(0, entryId.indexOf('-'))), data: fields[1]! };
     }
     return out;
+  }
+
+  /** Acknowledges, for each client, its messages up to its cursor (`cursors` in the same order). */
+  async acknowledge(clients: readonly string[], cursors: readonly number[]): Promise<void> {
+    const args: string[] = ['mc_ack', String(clients.length)];
+    for (const client of clients) args.push(streamKey(client));
+    args.push(this.ttl);
+    for (const cursor of cursors) args.push(String(cursor));
+    await this.fcall(args);
   }
 
   /** Unexpired, unacknowledged messages of `client`. */
