@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { HEADER_TEXT_RULE, isHeaderText } from './protocol/header-text.js';
+import { parseRedisUrl, REDIS_URL_RULE } from './cluster/redis-url.js';
 
 export interface Config {
   readonly threads: number;
@@ -103,7 +104,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   redis: {
     key: 'redis', kind: 'redis-url', default: undefined, defaultText: 'off: queues in this process',
-    help: 'redis://[:PASSWORD@]HOST:PORT[/DB] (or rediss://): keep queues in this Redis (7.0 or later, maxmemory-policy noeviction); every node given the same one serves the same clients (docs/ARCHITECTURE.md); groups are not available with it',
+    help: 'redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), or redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]: keep queues in this Redis (7.0 or later, maxmemory-policy noeviction); every node given the same one serves the same clients (docs/OPERATIONS.md); groups are not available with it',
   },
 };
 
@@ -163,7 +164,7 @@ function expectation(spec: FlagSpec): string {
     case 'flag':
       return 'no value';
     case 'redis-url':
-      return 'a URL redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://...';
+      return `a URL ${REDIS_URL_RULE}`;
   }
 }
 
@@ -205,13 +206,8 @@ function parseValue(name: string, spec: FlagSpec, raw: string): number | string 
     case 'flag':
       throw bad();
     case 'redis-url': {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw bad();
-      }
-      if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') throw bad();
+      const target = parseRedisUrl(raw);
+      if (typeof target === 'string') throw new ConfigError(`--${name} expects ${expectation(spec)}: ${target} in ${JSON.stringify(raw)}`);
       return raw;
     }
   }

@@ -20,7 +20,6 @@ import { startMetricsServer, type MetricsServer } from './metrics/metrics-server
 import { createThreadStats, readThreadStats } from './threads/thread-stats.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './threads/thread-messages.js';
 import { log } from './log.js';
-import { redactUrl } from './cluster/redis-store.js';
 
 /**
  * Ring size per direction per worker: room for thousands of deliveries between
@@ -216,7 +215,7 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
       await abandon();
       throw err;
     }
-    log(`queues are in Redis at ${redactUrl(config.redis!)}, shared with every node given the same --redis`);
+    log(`queues are in Redis at ${router.where}, shared with every node given the same --redis`);
   }
   if (hooks.importState !== undefined) {
     try {

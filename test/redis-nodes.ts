@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { AppConnection } from './helpers/app-client.js';
 import { httpGet } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
-import { redisMissing, startRedis } from './helpers/redis.js';
+import { redisMissing, startRedis, startSentinel } from './helpers/redis.js';
 import { MAIN, startServer, type RunningServer } from './helpers/server.js';
 import { SseStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
@@ -143,10 +143,42 @@ if (missing !== undefined) {
     t.match(a!.stderr(), /unreachable/, 'the outage is logged');
   });
 
+  t.test('through Redis Sentinel: nodes find the master, and follow it when the replica takes over', async (t) => {
+    const master = await startRedis(t);
+    const replica = await startRedis(t, { args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    await waitFor('the replica to sync', async () => /master_link_status:up/.test(await replica.client().info('replication')));
+    const sentinel = await startSentinel(t, master.port, 'mc');
+    const url = `redis-sentinel://127.0.0.1:${sentinel.port}/mc`;
+    const [a, b] = await nodes(t, url, 2);
+    const appA = await AppConnection.open(a!.appPort, t);
+    const id = await appA.sendTo('sam', 'before the failover');
+    // Replication is asynchronous: wait until the replica has it (what --redis cannot promise by itself).
+    await master.client().call('WAIT', '1', '5000');
+    await master.kill();
+    const held = httpGet(t, b!.httpPort, `/poll?client=sam&since=0`);
+    t.same(pollBody(await held).messages, ['before the failover'], 'the acknowledged message, read from the promoted replica');
+    const after = await waitFor('a send accepted by the new master', async () => {
+      const reply = await appA.request({ op: 'send', client: 'sam', data: 'after' });
+      return reply.ok ? reply : false;
+    }, { timeoutMs: 30_000 });
+    t.ok(after.id! > id, 'ids go on increasing on the new master');
+    t.same(pollBody(await httpGet(t, b!.httpPort, `/poll?client=sam&since=${id}`)), { cursor: after.id, messages: ['after'] });
+    t.match(a!.stderr(), /the master mc of sentinels 127\.0\.0\.1:\d+/, 'the log names the master and its sentinels');
+  });
+
   t.test('a bad --redis is refused; an unreachable Redis stops the start with what to do', async (t) => {
-    const bad = spawnSync(process.execPath, [MAIN, '--redis', 'http://x', '--port', '0', '--app-port', '0'], { encoding: 'utf8' });
-    t.equal(bad.status, 2);
-    t.match(bad.stderr, /--redis expects a URL redis:\/\//);
+    for (const [url, why] of [
+      ['http://x', /unknown scheme/],
+      ['redis://', /not a URL|no host/],
+      ['redis://h:6379/x', /database number/],
+      ['redis-sentinel://h:26379', /no master name/],
+      ['redis-sentinel://h:99999/m', /bad port/],
+    ] as const) {
+      const bad = spawnSync(process.execPath, [MAIN, '--redis', url, '--port', '0', '--app-port', '0'], { encoding: 'utf8' });
+      t.equal(bad.status, 2, `${url}: exit 2`);
+      t.match(bad.stderr, /--redis expects a URL redis:\/\//, `${url}: says what a URL looks like`);
+      t.match(bad.stderr, why, `${url}: says what is wrong`);
+    }
     const redis = await startRedis(t);
     const port = redis.port;
     await redis.kill();

@@ -40,7 +40,8 @@ import { pollBody } from '../protocol/poll-body.js';
 import { sseEvent } from '../protocol/sse.js';
 import type { ManagerStats } from '../protocol/stats.js';
 import { log } from '../log.js';
-import { RedisStore, StoreError, redactUrl, type StoredMessage } from './redis-store.js';
+import { RedisStore, StoreError, type StoredMessage } from './redis-store.js';
+import { parseRedisUrl } from './redis-url.js';
 
 export interface RedisRouterOptions {
   /** --redis. */
@@ -86,7 +87,6 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
   private readonly maxQueue: number;
   private readonly maxDeliveryBytes: number;
   private readonly now: () => number;
-  private readonly where: string;
   /** The held poll of each client held here. */
   private readonly held = new Map<string, HeldPoll>();
   /** The same, by worker and handle (for GONE). */
@@ -119,10 +119,11 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     this.maxQueue = options.maxQueue;
     this.maxDeliveryBytes = options.maxDeliveryBytes;
     this.now = options.now ?? Date.now;
-    this.where = redactUrl(options.url);
+    const target = parseRedisUrl(options.url);
+    if (typeof target === 'string') throw new RangeError(`--redis ${JSON.stringify(options.url)}: ${target}`);
     this.bySlot = workers.map(() => new Map<number, HeldPoll>());
     this.store = new RedisStore(
-      { url: options.url, ttlMs: options.ttlMs, maxQueue: options.maxQueue },
+      { target, ttlMs: options.ttlMs, maxQueue: options.maxQueue },
       {
         notified: (client, id, data) => this.onNotified(client, id, data),
         listening: () => {
@@ -138,6 +139,11 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
         commandsReady: () => void this.rereadHeld(),
       },
     );
+  }
+
+  /** Redis, as logs may name it (no password). */
+  get where(): string {
+    return this.store.where;
   }
 
   /** Connects to Redis; rejects with what to do when it cannot. */
@@ -407,14 +413,14 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       case 'out_of_memory':
         return { code: 'memory_full', message: `Redis is at its maxmemory (${err.message}); nothing was queued, retry after clients poll` };
       case 'unreachable':
-        return { code: 'store_unavailable', message: `Redis at ${this.where} cannot be reached; nothing was queued, retry` };
+        return { code: 'store_unavailable', message: `Redis at ${this.store.where} cannot be reached; nothing was queued, retry` };
       case 'answer_lost':
         return {
           code: 'store_unavailable',
-          message: `the connection to Redis at ${this.where} broke before its answer (${err.message}): the message may have been queued; a retry may deliver it twice`,
+          message: `the connection to Redis at ${this.store.where} broke before its answer (${err.message}): the message may have been queued; a retry may deliver it twice`,
         };
       case 'redis_error':
-        return { code: 'store_unavailable', message: `Redis at ${this.where} answered with an error (${err.message}); nothing was queued` };
+        return { code: 'store_unavailable', message: `Redis at ${this.store.where} answered with an error (${err.message}); nothing was queued` };
     }
   }
 

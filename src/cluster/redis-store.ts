@@ -6,6 +6,7 @@
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { LIBRARY_SOURCE, NOTIFY_CHANNEL, streamKey } from './redis-functions.js';
+import { connectionOptions, describeRedisTarget, type RedisTarget } from './redis-url.js';
 import { log } from '../log.js';
 
 /** One queued message as Redis returns it. */
@@ -52,8 +53,8 @@ export interface StoreEvents {
 }
 
 export interface RedisStoreOptions {
-  /** redis://[user:password@]host:port[/db] or rediss://... */
-  url: string;
+  /** One Redis, or a master behind Sentinel (./redis-url.ts). */
+  target: RedisTarget;
   ttlMs: number;
   maxQueue: number;
   /** Give up starting when Redis cannot be reached for this long. */
@@ -78,6 +79,8 @@ export class RedisStore {
   private readonly ttl: string;
   private readonly maxQueue: string;
   private closed = false;
+  /** The target without its password, for logs. */
+  readonly where: string;
   /** Logged once per outage, not once per failed call. */
   private down = false;
 
@@ -87,8 +90,9 @@ export class RedisStore {
   ) {
     this.ttl = String(options.ttlMs);
     this.maxQueue = String(options.maxQueue);
-    this.commands = new Redis(options.url, CONNECTION);
-    this.subscriber = new Redis(options.url, { ...CONNECTION, enableOfflineQueue: true, autoResubscribe: false, enableAutoPipelining: false });
+    this.where = describeRedisTarget(options.target);
+    this.commands = connect(options.target, CONNECTION);
+    this.subscriber = connect(options.target, { ...CONNECTION, enableOfflineQueue: true, autoResubscribe: false, enableAutoPipelining: false });
     // ioredis reports every failed reconnection as 'error'; the outage is logged once (markDown).
     this.commands.on('error', (err: Error) => this.markDown(err));
     this.subscriber.on('error', (err: Error) => this.markDown(err));
@@ -111,7 +115,7 @@ export class RedisStore {
   /** Connects both, checks Redis's eviction policy and loads the functions; rejects with what to do. */
   async start(): Promise<void> {
     const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
-    const where = redactUrl(this.options.url);
+    const where = this.where;
     const timeout = new Promise<never>((_, reject) => {
       setTimeout(() => reject(new Error(`no answer from Redis at ${where} within ${timeoutMs / 1000} s: is redis-server running there?`)), timeoutMs).unref();
     });
@@ -217,7 +221,7 @@ export class RedisStore {
 
   private async onCommandsReady(): Promise<void> {
     if (this.closed) return;
-    if (this.down) log(`Redis at ${redactUrl(this.options.url)} is reachable again`);
+    if (this.down) log(`Redis at ${this.where} is reachable again`);
     this.down = false;
     try {
       await this.loadFunctions();
@@ -241,17 +245,11 @@ export class RedisStore {
   private markDown(err: Error): void {
     if (this.down || this.closed) return;
     this.down = true;
-    log(`Redis at ${redactUrl(this.options.url)} is unreachable (${err.message}): sends get store_unavailable, held polls wait; reconnecting`);
+    log(`Redis at ${this.where} is unreachable (${err.message}): sends get store_unavailable, held polls wait; reconnecting`);
   }
 }
 
-/** The URL without its password, for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
+function connect(target: RedisTarget, base: RedisOptions): Redis {
+  const { url, options } = connectionOptions(target, base);
+  return url === undefined ? new Redis(options) : new Redis(url, options);
 }

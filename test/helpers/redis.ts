@@ -3,7 +3,7 @@
 // stopped by PID in the test's teardown. Tests skip with the reason when the
 // binary is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,32 @@ export interface RedisOptions {
   appendfsync?: 'always' | 'everysec';
   /** Extra config lines as flags, e.g. ['--maxmemory', '2mb']. */
   args?: readonly string[];
+  /** Lines of a config file it starts from (a sentinel needs a file it can rewrite). */
+  config?: readonly string[];
+  /** Run as a Redis Sentinel (with `config`). */
+  sentinel?: boolean;
+}
+
+function writeConfig(dir: string, lines: readonly string[]): string {
+  const path = join(dir, 'redis.conf');
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
+}
+
+/**
+ * A Redis Sentinel (redis-server --sentinel) watching `masterPort` as `name`, quick to fail over
+ * (down after 1 s); its port in `.port`.
+ */
+export function startSentinel(t: Test, masterPort: number, name: string): Promise<RunningRedis> {
+  return startRedis(t, {
+    config: [
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      `sentinel parallel-syncs ${name} 1`,
+    ],
+    sentinel: true,
+  });
 }
 
 export interface RunningRedis {
@@ -54,9 +80,12 @@ async function freePort(): Promise<number> {
 export async function startRedis(t: Test, options: RedisOptions = {}): Promise<RunningRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'megacomet-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')];
-  if (options.appendfsync !== undefined) args.push('--appendonly', 'yes', '--appendfsync', options.appendfsync);
-  else args.push('--appendonly', 'no');
+  const args = [...(options.config === undefined ? [] : [writeConfig(dir, options.config)])];
+  args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'));
+  // A sentinel stores nothing and refuses the persistence settings.
+  if (options.sentinel === true) args.push('--sentinel');
+  else if (options.appendfsync !== undefined) args.push('--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync);
+  else args.push('--save', '', '--appendonly', 'no');
   args.push(...(options.args ?? []));
   let child: ChildProcess;
   let exited: Promise<void>;
