@@ -3,11 +3,12 @@
 // error log, temp paths), and stopped by PID. Installed with NCHAN_INSTALL_COMMAND.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { ServerStats } from './app-client.js';
 import { TailBuffer, stopChild } from './child-exit.js';
+import { freePort } from './free-port.js';
 import type { ProcessRegistry } from './process-registry.js';
 import type { RunningServer, ServerSettings } from './server-process.js';
 import { readCpuSeconds, readRss } from './system-memory.js';
@@ -55,19 +56,6 @@ export function parseStubStatus(text: string): Record<string, number> {
     if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = Number(m[2]);
   }
   return out;
-}
-
-/** A port nothing listens on right now (nginx then binds it; a lost race is retried). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port: number): Promise<boolean> {

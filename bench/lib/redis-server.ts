@@ -3,11 +3,11 @@
 // the same), tracked by the run's process registry so a failed run leaves nothing behind.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { TailBuffer, stopChild } from './child-exit.js';
+import { freePort } from './free-port.js';
 import type { ProcessRegistry } from './process-registry.js';
 import { readCpuSeconds } from './system-memory.js';
 
@@ -33,17 +33,6 @@ export interface BenchRedis {
   keys(): Promise<number>;
   cpuSeconds(): number;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 export async function startBenchRedis(registry: ProcessRegistry): Promise<BenchRedis> {
