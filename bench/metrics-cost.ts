@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const ring = { toManager: 4096, toWorker: 81920, toWorkerBacklog: 0, capacity: 1 << 21 };
   const metrics = new m.Metrics({
     manager: {
-      stats: () => ({ clients: 1e6, held_polls: 992_000, queued: 5000, sent: 1e9, delivered: 1e9, expired: 10, refused: 3, refused_queue_full: 2, refused_memory_full: 1, memory_used: 5e6, memory_budget: 4e9 }),
+      stats: () => ({ clients: 1e6, held_polls: 992_000, queued: 5000, sent: 1e9, delivered: 1e9, expired: 10, refused: 3, refused_queue_full: 2, refused_memory_full: 1, refused_store_unavailable: 0, memory_used: 5e6, memory_budget: 4e9 }),
       queuedDataSize: () => 123456,
       deliveryLatency: latency,
     },

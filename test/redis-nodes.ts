@@ -128,6 +128,8 @@ if (missing !== undefined) {
       return reply.ok ? false : reply;
     });
     expectAppError(t, refused, 'store_unavailable');
+    const counted = await appA.request({ op: 'stats' });
+    t.ok((counted.refused_store_unavailable as number) >= 1 && counted.refused === counted.refused_store_unavailable, 'stats counts the refusals by reason');
     const held = httpGet(t, b!.httpPort, '/poll?client=bob&since=0');
     await heldOn(appB, 1);
     await redis.restart();

@@ -85,7 +85,7 @@ t.test('metrics: the exposition, the documented metrics, and figures that follow
     for (const w of workers) t.equal(x.value('megacomet_ring_capacity_bytes', { thread: w, direction: 'to_worker' }), 2 * 1024 * 1024);
     t.same(
       x.families.get('megacomet_messages_refused_total')!.samples.map((s) => s.labels.reason).sort(),
-      ['memory_full', 'queue_full'],
+      ['memory_full', 'queue_full', 'store_unavailable'],
       'refusals by reason',
     );
     const buckets = x.families.get('megacomet_delivery_latency_seconds')!.samples.filter((s) => s.name.endsWith('_bucket'));

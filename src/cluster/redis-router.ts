@@ -435,17 +435,13 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       refused: this.refused,
       refused_queue_full: this.refusedFull,
       refused_memory_full: this.refusedMemory,
+      refused_store_unavailable: this.refusedUnavailable,
       memory_used: 0,
       memory_budget: 0,
       groups: 0,
       memberships: 0,
       group_messages: 0,
     };
-  }
-
-  /** Sends refused because Redis could not be reached, since start. */
-  get refusedStoreUnavailable(): number {
-    return this.refusedUnavailable;
   }
 
   /** Queued messages live in Redis, not here. */

@@ -328,6 +328,7 @@ export class Manager implements WorkerRecordHandler {
       refused: this.refused,
       refused_queue_full: this.refused - this.refusedMemory,
       refused_memory_full: this.refusedMemory,
+      refused_store_unavailable: 0,
       memory_used: this.memoryUsed(),
       memory_budget: this.maxMemory === Infinity ? 0 : this.maxMemory,
       groups: this.groups.size,

@@ -155,6 +155,7 @@ export class Metrics {
         this.reset();
         this.inc({ reason: 'queue_full' }, m.refused_queue_full);
         this.inc({ reason: 'memory_full' }, m.refused_memory_full);
+        this.inc({ reason: 'store_unavailable' }, m.refused_store_unavailable);
       },
     });
     this.registry.registerMetric(

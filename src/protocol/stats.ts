@@ -38,6 +38,8 @@ export interface ManagerStats {
   readonly refused_queue_full: number;
   /** Of those, refused with memory_full. */
   readonly refused_memory_full: number;
+  /** Of those, refused with store_unavailable (--redis: Redis unreachable or failing). */
+  readonly refused_store_unavailable: number;
   /** Bytes the memory budget counts now: queued messages and the clients they are for. */
   readonly memory_used: number;
   /** --max-memory in bytes (0: no limit). */
@@ -74,6 +76,7 @@ export interface StatsReply {
   readonly app_connections: number;
   readonly refused_queue_full: number;
   readonly refused_memory_full: number;
+  readonly refused_store_unavailable: number;
   readonly memory_used: number;
   readonly memory_budget: number;
   readonly groups: number;
@@ -115,6 +118,7 @@ export function statsReply(manager: ManagerStats, rows: readonly ThreadCounters[
     app_connections: appConnections,
     refused_queue_full: manager.refused_queue_full,
     refused_memory_full: manager.refused_memory_full,
+    refused_store_unavailable: manager.refused_store_unavailable,
     memory_used: manager.memory_used,
     memory_budget: manager.memory_budget,
     groups: manager.groups,
