@@ -40,6 +40,8 @@ export interface Config {
   readonly controlSocket: string | undefined;
   /** --redis: queues in this Redis, shared with every node given the same one (src/cluster/); undefined: embedded. */
   readonly redis: string | undefined;
+  /** --redis-wait: replicas that must have a send before its ok (Redis WAIT); 0: none. */
+  readonly redisWait: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +107,10 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   redis: {
     key: 'redis', kind: 'redis-url', default: undefined, defaultText: 'off: queues in this process',
     help: 'redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), or redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]: keep queues in this Redis (7.0 or later, maxmemory-policy noeviction); every node given the same one serves the same clients (docs/OPERATIONS.md); groups are not available with it',
+  },
+  'redis-wait': {
+    key: 'redisWait', kind: 'int', min: 0, max: 16, default: 0,
+    help: "with --redis: a send is answered ok only once this many of Redis's replicas have it (WAIT, 1 s at most; otherwise store_unavailable, saying it was queued), so a failover loses no acknowledged send",
   },
 };
 
@@ -253,6 +259,9 @@ export function parseArgs(argv: readonly string[]): Config {
   const config = out as unknown as Config;
   if (config.portPerThread && config.port !== 0 && config.port + config.threads - 1 > 65535) {
     throw new ConfigError(`--port-per-thread needs ports ${config.port}..${config.port + config.threads - 1}, past 65535: lower --port or --threads`);
+  }
+  if (config.redisWait > 0 && config.redis === undefined) {
+    throw new ConfigError('--redis-wait waits for the replicas of the Redis given with --redis: give --redis too');
   }
   return Object.freeze(config);
 }

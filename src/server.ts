@@ -181,7 +181,10 @@ export async function startServer(config: Config, hooks: StartHooks = {}): Promi
   const router =
     config.redis === undefined
       ? null
-      : new RedisRouter({ url: config.redis, ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxDeliveryBytes: DEFAULT_MAX_DELIVERY_BYTES }, ports);
+      : new RedisRouter(
+          { url: config.redis, ttlMs: config.ttlMs, maxQueue: config.maxQueue, maxDeliveryBytes: DEFAULT_MAX_DELIVERY_BYTES, waitReplicas: config.redisWait },
+          ports,
+        );
   const routing: WorkerRecordHandler & { start(): void; stop(): void } = (manager ?? router)!;
   const backend: AppBackend = manager !== null ? new LocalBackend(manager) : router!;
   const stats = manager ?? router!;

@@ -151,21 +151,40 @@ if (missing !== undefined) {
     await waitFor('the replica to sync', async () => /master_link_status:up/.test(await replica.client().info('replication')));
     const sentinel = await startSentinel(t, master.port, 'mc');
     const url = `redis-sentinel://127.0.0.1:${sentinel.port}/mc`;
-    const [a, b] = await nodes(t, url, 2);
+    // --redis-wait 1: an ok means the replica has it too, so the failover cannot lose it.
+    const [a, b] = await nodes(t, url, 2, ['--redis-wait', '1']);
     const appA = await AppConnection.open(a!.appPort, t);
     const id = await appA.sendTo('sam', 'before the failover');
-    // Replication is asynchronous: wait until the replica has it (what --redis cannot promise by itself).
-    await master.client().call('WAIT', '1', '5000');
     await master.kill();
     const held = httpGet(t, b!.httpPort, `/poll?client=sam&since=0`);
     t.same(pollBody(await held).messages, ['before the failover'], 'the acknowledged message, read from the promoted replica');
-    const after = await waitFor('a send accepted by the new master', async () => {
+    // The old master comes back; Sentinel makes it a replica of the new one, so --redis-wait 1 is met again.
+    await master.restart();
+    await waitFor('the old master to replicate the new one', async () => /connected_slaves:1/.test(await replica.client().info('replication')), { timeoutMs: 30_000 });
+    // Each refused try was queued on the new master (the refusal says so): the first ok is after them.
+    const tries: number[] = [];
+    const after = await waitFor('a send confirmed by the new master and its replica', async () => {
       const reply = await appA.request({ op: 'send', client: 'sam', data: 'after' });
+      // Queued: the ok, and refusals that say Redis queued it (not those of a connection still being re-made).
+      if (reply.ok || /^Redis queued it/.test(reply.message ?? '')) tries.push(reply.id ?? 0);
       return reply.ok ? reply : false;
     }, { timeoutMs: 30_000 });
     t.ok(after.id! > id, 'ids go on increasing on the new master');
-    t.same(pollBody(await httpGet(t, b!.httpPort, `/poll?client=sam&since=${id}`)), { cursor: after.id, messages: ['after'] });
+    t.same(pollBody(await httpGet(t, b!.httpPort, `/poll?client=sam&since=${id}`)), { cursor: after.id, messages: tries.map(() => 'after') }, 'every try, in order, the confirmed one last');
     t.match(a!.stderr(), /the master mc of sentinels 127\.0\.0\.1:\d+/, 'the log names the master and its sentinels');
+  });
+
+  t.test('--redis-wait without enough replicas: the send is queued but not confirmed, and the app is told so', async (t) => {
+    const redis = await startRedis(t);
+    const [a] = await nodes(t, redis.url, 1, ['--redis-wait', '1']);
+    const app = await AppConnection.open(a!.appPort, t);
+    const reply = await app.request({ op: 'send', client: 'lone', data: 1 });
+    expectAppError(t, reply, 'store_unavailable');
+    t.match(reply.message, /0 of the 1 replicas \(--redis-wait\).*a retry may deliver it twice/);
+    t.same(await app.status('lone'), { connected: false, queued: 1 }, 'it was queued on the master');
+    const noRedis = spawnSync(process.execPath, [MAIN, '--redis-wait', '1', '--port', '0', '--app-port', '0'], { encoding: 'utf8' });
+    t.equal(noRedis.status, 2);
+    t.match(noRedis.stderr, /--redis-wait .* give --redis too/);
   });
 
   t.test('a bad --redis is refused; an unreachable Redis stops the start with what to do', async (t) => {

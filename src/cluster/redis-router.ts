@@ -50,6 +50,8 @@ export interface RedisRouterOptions {
   maxQueue: number;
   /** Largest delivery body, in UTF-8 bytes (the manager's maxDeliveryBytes). */
   maxDeliveryBytes: number;
+  /** --redis-wait: replicas a send must reach before its ok. */
+  waitReplicas?: number;
   /** Wall clock, ms: Redis issues ids from its own clock, and the latency of a delivery is measured against it. */
   now?: () => number;
 }
@@ -123,7 +125,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     if (typeof target === 'string') throw new RangeError(`--redis ${JSON.stringify(options.url)}: ${target}`);
     this.bySlot = workers.map(() => new Map<number, HeldPoll>());
     this.store = new RedisStore(
-      { target, ttlMs: options.ttlMs, maxQueue: options.maxQueue },
+      { target, ttlMs: options.ttlMs, maxQueue: options.maxQueue, waitReplicas: options.waitReplicas ?? 0 },
       {
         notified: (client, id, data) => this.onNotified(client, id, data),
         listening: () => {
@@ -418,6 +420,11 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
         return {
           code: 'store_unavailable',
           message: `the connection to Redis at ${this.store.where} broke before its answer (${err.message}): the message may have been queued; a retry may deliver it twice`,
+        };
+      case 'not_replicated':
+        return {
+          code: 'store_unavailable',
+          message: `Redis queued it, but ${err.message}: it may be lost if Redis's master fails now; a retry may deliver it twice`,
         };
       case 'redis_error':
         return { code: 'store_unavailable', message: `Redis at ${this.store.where} answered with an error (${err.message}); nothing was queued` };

@@ -28,7 +28,9 @@ export type StoreFailure =
   /** Redis refused it at maxmemory (noeviction). Nothing changed. */
   | 'out_of_memory'
   /** Redis answered with another error (a key of another type under mc:, a Redis too old for functions). */
-  | 'redis_error';
+  | 'redis_error'
+  /** Queued on the master, but fewer replicas than --redis-wait confirmed it in time. */
+  | 'not_replicated';
 
 export class StoreError extends Error {
   override name = 'StoreError';
@@ -59,7 +61,12 @@ export interface RedisStoreOptions {
   maxQueue: number;
   /** Give up starting when Redis cannot be reached for this long. */
   connectTimeoutMs?: number;
+  /** Replicas a send must reach before it counts as done (--redis-wait); 0: none. */
+  waitReplicas?: number;
 }
+
+/** How long a WAIT for --redis-wait replicas may take. */
+const WAIT_TIMEOUT_MS = 1000;
 
 const CONNECTION: RedisOptions = {
   lazyConnect: true,
@@ -79,6 +86,8 @@ export class RedisStore {
   private readonly ttl: string;
   private readonly maxQueue: string;
   private closed = false;
+  /** The WAIT the sends finishing in this turn share (--redis-wait). */
+  private pendingWait: Promise<number> | null = null;
   /** The target without its password, for logs. */
   readonly where: string;
   /** Logged once per outage, not once per failed call. */
@@ -136,7 +145,28 @@ export class RedisStore {
     args.push(this.ttl, this.maxQueue, NOTIFY_CHANNEL, data, ...clients);
     const reply = (await this.fcall(args)) as number[];
     if (reply[0] === 0) return { ok: false, full: clients[reply[1]! - 1]! };
+    const wanted = this.options.waitReplicas ?? 0;
+    if (wanted > 0) {
+      const reached = await this.replicated();
+      if (reached < wanted) {
+        throw new StoreError('not_replicated', `${reached} of the ${wanted} replicas (--redis-wait) confirmed it within ${WAIT_TIMEOUT_MS} ms`);
+      }
+    }
     return { ok: true, ids: reply.slice(1) };
+  }
+
+  /**
+   * Replicas that have every write made on the command connection so far: one WAIT for all the
+   * sends that finished in one event-loop turn (WAIT covers everything written before it).
+   */
+  private replicated(): Promise<number> {
+    this.pendingWait ??= new Promise<number>((resolve, reject) => {
+      setImmediate(() => {
+        this.pendingWait = null;
+        this.commands.call('WAIT', String(this.options.waitReplicas), String(WAIT_TIMEOUT_MS)).then((n) => resolve(n as number), (err: unknown) => reject(this.classify(err)));
+      });
+    });
+    return this.pendingWait;
   }
 
   /** Acknowledges `client`'s messages up to `ack` and reads at most `limit` of those after `after`. */
