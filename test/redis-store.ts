@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import { RedisStore, StoreError, type StoreEvents } from '../src/cluster/redis-store.js';
 import { NOTIFY_DATA_MAX, streamKey } from '../src/cluster/redis-functions.js';
+import { parseRedisUrl, type RedisTarget } from '../src/cluster/redis-url.js';
 import { redisMissing, startRedis, type RunningRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -12,6 +13,12 @@ const missing = redisMissing();
 if (missing !== undefined) {
   t.skip(`needs a real Redis: ${missing}`);
 } else {
+  const targetOf = (redis: RunningRedis): RedisTarget => {
+    const target = parseRedisUrl(redis.url);
+    if (typeof target === 'string') throw new Error(target);
+    return target;
+  };
+
   /** A store with recorded events, closed in teardown. */
   const openStore = async (
     t: Test,
@@ -30,7 +37,7 @@ if (missing !== undefined) {
       deaf: () => events.push('deaf'),
       commandsReady: () => events.push('ready'),
     };
-    const store = new RedisStore({ url: redis.url, ttlMs: options.ttlMs ?? 60_000, maxQueue: options.maxQueue ?? 1000 }, sink);
+    const store = new RedisStore({ target: targetOf(redis), ttlMs: options.ttlMs ?? 60_000, maxQueue: options.maxQueue ?? 1000 }, sink);
     await store.start();
     t.teardown(() => store.close());
     await waitFor('the subscription', () => events.includes('listening'));
@@ -124,7 +131,7 @@ if (missing !== undefined) {
 
   t.test('a Redis that evicts keys is refused at start', async (t) => {
     const redis = await startRedis(t, { args: ['--maxmemory-policy', 'allkeys-lru'] });
-    const store = new RedisStore({ url: redis.url, ttlMs: 1000, maxQueue: 10 }, { notified() {}, listening() {}, deaf() {}, commandsReady() {} });
+    const store = new RedisStore({ target: targetOf(redis), ttlMs: 1000, maxQueue: 10 }, { notified() {}, listening() {}, deaf() {}, commandsReady() {} });
     await t.rejects(store.start(), /maxmemory-policy allkeys-lru.*noeviction/);
   });
 
