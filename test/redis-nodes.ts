@@ -11,6 +11,7 @@ import { redisMissing, startRedis, startSentinel } from './helpers/redis.js';
 import { MAIN, startServer, type RunningServer } from './helpers/server.js';
 import { SseStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
+import { controlSocketPath, expectLogged, takeOver } from './helpers/takeover.js';
 import { expectAppError } from './helpers/expect.js';
 
 const missing = redisMissing();
@@ -185,6 +186,20 @@ if (missing !== undefined) {
     const noRedis = spawnSync(process.execPath, [MAIN, '--redis-wait', '1', '--port', '0', '--app-port', '0'], { encoding: 'utf8' });
     t.equal(noRedis.status, 2);
     t.match(noRedis.stderr, /--redis-wait .* give --redis too/);
+  });
+
+  t.test('a takeover with --redis hands over nothing and loses nothing: the queues stay in Redis', async (t) => {
+    const redis = await startRedis(t);
+    const path = controlSocketPath(t);
+    const old = await startServer(t, ['--redis', redis.url, '--threads', '1', '--control-socket', path]);
+    const app = await AppConnection.open(old.appPort, t);
+    const id = await app.sendTo('tom', 'queued before the takeover');
+    const { next, oldExit } = await takeOver(t, old, path, ['--redis', redis.url, '--threads', '1']);
+    t.equal(oldExit.code, 0, 'the old process exits 0');
+    t.same(pollBody(await httpGet(t, next.httpPort, '/poll?client=tom&since=0')), { cursor: id, messages: ['queued before the takeover'] });
+    const appNext = await AppConnection.open(next.appPort, t);
+    t.ok((await appNext.sendTo('tom', 'after')) > id, 'ids go on above');
+    await expectLogged(t, next, /took over from pid \d+ .*: 0 queues, 0 messages/, 'the log says nothing was handed over');
   });
 
   t.test('a bad --redis is refused; an unreachable Redis stops the start with what to do', async (t) => {
