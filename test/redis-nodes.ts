@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { AppConnection } from './helpers/app-client.js';
 import { httpGet } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
-import { redisMissing, startRedis, startSentinel } from './helpers/redis.js';
+import { redisMissing, startRedis, startRedisCluster, startSentinel } from './helpers/redis.js';
+import calculateSlot from 'cluster-key-slot';
 import { MAIN, startServer, type RunningServer } from './helpers/server.js';
 import { SseStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
@@ -200,6 +201,37 @@ if (missing !== undefined) {
     const appNext = await AppConnection.open(next.appPort, t);
     t.ok((await appNext.sendTo('tom', 'after')) > id, 'ids go on above');
     await expectLogged(t, next, /took over from pid \d+ .*: 0 queues, 0 messages/, 'the log says nothing was handed over');
+  });
+
+  t.test('on Redis Cluster: any node, any client slot; a send to many spans slots; partial refusals say which were queued', async (t) => {
+    const cluster = await startRedisCluster(t, 3);
+    const [a, b] = await nodes(t, cluster.url, 2, ['--max-queue', '2']);
+    const appA = await AppConnection.open(a!.appPort, t);
+    const appB = await AppConnection.open(b!.appPort, t);
+    const clients = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    const slots = new Set(clients.map((c) => calculateSlot(`mc:{${c}}`) % 3));
+    t.ok(slots.size > 1, 'the clients fall in several parts of the slot space');
+    const held = clients.map((c) => httpGet(t, b!.httpPort, `/poll?client=${c}&since=0`));
+    await heldOn(appB, clients.length);
+    const many = await appA.request({ op: 'send', clients, data: { n: 1 } });
+    t.equal(many.ok, true, 'a send to clients of many slots is accepted');
+    const bodies = await Promise.all(held.map((h) => h.then(pollBody)));
+    t.same(bodies.map((body) => body.cursor), many.ids, 'each held poll on the other node got it, with its id');
+    // --max-queue 2: fill one client, then a send to all: that client's slot refuses, the others queue.
+    await appA.sendTo('k0', 2);
+    const partial = await appA.request({ op: 'send', clients, data: { n: 3 } });
+    expectAppError(t, partial, 'queue_full');
+    t.match(partial.message, /client k0 already has 2 .*not all or nothing: "ids" says which/, 'the message says it was not all or nothing');
+    const ids = partial.ids as number[];
+    t.equal(ids.length, clients.length, '"ids" has one entry per client');
+    t.equal(ids[0], 0, 'the full client was not queued');
+    t.ok(ids.some((id) => id !== 0), 'clients in other slots were queued');
+    for (const [i, c] of clients.entries()) {
+      if (ids[i] === 0) continue;
+      const body = pollBody(await httpGet(t, a!.httpPort, `/poll?client=${c}&since=${bodies[i]!.cursor}`));
+      if (body.cursor !== ids[i]) t.fail(`${c}: expected id ${ids[i]}, got ${JSON.stringify(body)}`);
+    }
+    t.pass('every client reported queued got it');
   });
 
   t.test('a bad --redis is refused; an unreachable Redis stops the start with what to do', async (t) => {

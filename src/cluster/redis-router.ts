@@ -83,6 +83,17 @@ class HeldPoll {
   ) {}
 }
 
+/**
+ * A refusal of a send to clients of several Redis Cluster slots, after some slots queued it: the
+ * reply says which (PROTOCOL.md section 4), as "ids" in the order of "clients", 0 for not queued.
+ */
+function withPartialIds(error: AppError, ids: readonly number[] | undefined): string {
+  if (ids === undefined) return errorJson(error);
+  const first = error.message.split(/; (nothing was queued|the message may have been queued)/)[0]!;
+  const message = `${first}; in Redis Cluster a send to clients of several slots is not all or nothing: "ids" says which clients it was queued for (0: not queued)`;
+  return `${errorJson({ code: error.code, message }).slice(0, -1)},"ids":[${ids.join(',')}]}`;
+}
+
 export class RedisRouter implements WorkerRecordHandler, AppBackend {
   private readonly store: RedisStore;
   private readonly ttlMs: number;
@@ -133,12 +144,16 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
           void this.rereadHeld();
         },
         deaf: () => {
-          // Notifications are being missed: nothing this node concluded from their absence holds.
           this.trustedFrom = Infinity;
-          this.drained.clear();
-          for (const poll of this.held.values()) poll.known = false;
+          this.forgetWhatNotificationsSaid();
         },
         commandsReady: () => void this.rereadHeld(),
+        topologyChanged: () => {
+          // A shard may have failed over, losing notifications while this node stayed subscribed.
+          this.forgetWhatNotificationsSaid();
+          this.trustedFrom = this.now() + this.ttlMs + 1000;
+          void this.rereadHeld();
+        },
       },
     );
   }
@@ -146,6 +161,12 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
   /** Redis, as logs may name it (no password). */
   get where(): string {
     return this.store.where;
+  }
+
+  /** Notifications are being (or were) missed: nothing this node concluded from their absence holds. */
+  private forgetWhatNotificationsSaid(): void {
+    this.drained.clear();
+    for (const poll of this.held.values()) poll.known = false;
   }
 
   /** Connects to Redis; rejects with what to do when it cannot. */
@@ -385,18 +406,27 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     try {
       const result = await this.store.send(clients, data);
       if (!result.ok) {
-        this.refused += clients.length;
-        this.refusedFull += clients.length;
-        return errorJson(queueFull(result.full, this.maxQueue));
+        const queued = this.countPartial(result.ids, clients.length);
+        this.refusedFull += clients.length - queued;
+        return withPartialIds(queueFull(result.full, this.maxQueue), result.ids);
       }
       this.sent += clients.length;
       return many ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : `{"ok":true,"id":${result.ids[0]!}}`;
     } catch (err) {
-      this.refused += clients.length;
-      if (err instanceof StoreError && err.failure === 'out_of_memory') this.refusedMemory += clients.length;
-      else this.refusedUnavailable += clients.length;
-      return errorJson(this.storeFailure(err));
+      const partial = err instanceof StoreError ? err.partialIds : undefined;
+      const refused = clients.length - this.countPartial(partial, clients.length);
+      if (err instanceof StoreError && err.failure === 'out_of_memory') this.refusedMemory += refused;
+      else this.refusedUnavailable += refused;
+      return withPartialIds(this.storeFailure(err), partial);
     }
+  }
+
+  /** Of a refused send to `total` clients, the ones queued anyway (Redis Cluster, several slots); counts both. */
+  private countPartial(ids: readonly number[] | undefined, total: number): number {
+    const queued = ids === undefined ? 0 : ids.filter((id) => id !== 0).length;
+    this.sent += queued;
+    this.refused += total - queued;
+    return queued;
   }
 
   private async status(client: string): Promise<BackendReply> {

@@ -4,7 +4,8 @@
 // connection: a send either reaches Redis once or fails at once, and the app
 // is told which (./redis-router.ts words it).
 
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { LIBRARY_SOURCE, NOTIFY_CHANNEL, streamKey } from './redis-functions.js';
 import { connectionOptions, describeRedisTarget, type RedisTarget } from './redis-url.js';
 import { log } from '../log.js';
@@ -16,8 +17,14 @@ export interface StoredMessage {
   readonly data: string;
 }
 
-/** ok: ids in the order of the clients; full: the client whose queue is at --max-queue (nothing was queued). */
-export type StoreSendResult = { ok: true; ids: number[] } | { ok: false; full: string };
+/**
+ * ok: ids in the order of the clients; full: the client whose queue is at --max-queue. Nothing was
+ * queued, except in Redis Cluster when the clients span slots: then `ids` says which were (0: not).
+ */
+export type StoreSendResult = { ok: true; ids: number[] } | { ok: false; full: string; ids?: number[] };
+
+/** A connection to one Redis, or to a Redis Cluster (commands routed by key slot). */
+type Connection = Redis | Cluster;
 
 /** Why a call failed. */
 export type StoreFailure =
@@ -34,6 +41,8 @@ export type StoreFailure =
 
 export class StoreError extends Error {
   override name = 'StoreError';
+  /** Redis Cluster, a send to clients of several slots: which were queued anyway (0: not). */
+  partialIds: number[] | undefined;
   constructor(
     readonly failure: StoreFailure,
     message: string,
@@ -52,6 +61,11 @@ export interface StoreEvents {
   deaf(): void;
   /** The command connection is (again) ready. */
   commandsReady(): void;
+  /**
+   * Redis Cluster's nodes changed (a failover, a node added or lost): notifications of a shard
+   * may have been lost without the subscription breaking.
+   */
+  topologyChanged(): void;
 }
 
 export interface RedisStoreOptions {
@@ -68,6 +82,9 @@ export interface RedisStoreOptions {
 /** How long a WAIT for --redis-wait replicas may take. */
 const WAIT_TIMEOUT_MS = 1000;
 
+/** Reconnection backoff: 100 ms doubling to 2 s, for ever. */
+const RETRY = (attempt: number): number => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
+
 const CONNECTION: RedisOptions = {
   lazyConnect: true,
   // Fail at once while disconnected instead of waiting in an offline queue.
@@ -77,12 +94,12 @@ const CONNECTION: RedisOptions = {
   autoResendUnfulfilledCommands: false,
   enableAutoPipelining: true,
   connectionName: 'megacomet',
-  retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+  retryStrategy: (attempt: number) => RETRY(attempt),
 };
 
 export class RedisStore {
-  private readonly commands: Redis;
-  private readonly subscriber: Redis;
+  private readonly commands: Connection;
+  private readonly subscriber: Connection;
   private readonly ttl: string;
   private readonly maxQueue: string;
   private closed = false;
@@ -107,6 +124,14 @@ export class RedisStore {
     this.subscriber.on('error', (err: Error) => this.markDown(err));
     this.commands.on('close', () => this.markDown(new Error('the connection closed')));
     this.commands.on('ready', () => void this.onCommandsReady());
+    if (this.commands instanceof Cluster) {
+      this.commands.on('+node', (node: Redis) => {
+        // A new master needs the library (a replica refuses it: READONLY, and gets it by replication).
+        node.call('FUNCTION', 'LOAD', 'REPLACE', LIBRARY_SOURCE).catch(() => undefined);
+        this.events.topologyChanged();
+      });
+      this.commands.on('-node', () => this.events.topologyChanged());
+    }
     this.subscriber.on('ready', () => void this.onSubscriberReady());
     this.subscriber.on('close', () => {
       if (!this.closed) this.events.deaf();
@@ -138,8 +163,46 @@ export class RedisStore {
     }
   }
 
-  /** Queues `data` for every one of `clients` (distinct), all or nothing. */
+  /**
+   * Queues `data` for every one of `clients` (distinct), all or nothing (in Redis Cluster, all or
+   * nothing per slot: see StoreSendResult).
+   */
   async send(clients: readonly string[], data: string): Promise<StoreSendResult> {
+    if (this.commands instanceof Cluster && clients.length > 1) return this.sendPerSlot(clients, data);
+    return this.sendInOneCall(clients, data);
+  }
+
+  /** Redis Cluster: one call per slot, in parallel; one client's keys share a slot by the hash tag. */
+  private async sendPerSlot(clients: readonly string[], data: string): Promise<StoreSendResult> {
+    const bySlot = new Map<number, number[]>();
+    clients.forEach((client, i) => {
+      const slot = calculateSlot(streamKey(client));
+      const list = bySlot.get(slot);
+      if (list === undefined) bySlot.set(slot, [i]);
+      else list.push(i);
+    });
+    if (bySlot.size === 1) return this.sendInOneCall(clients, data);
+    const groups = [...bySlot.values()];
+    const results = await Promise.allSettled(groups.map((g) => this.sendInOneCall(g.map((i) => clients[i]!), data)));
+    const ids = new Array<number>(clients.length).fill(0);
+    let full: string | undefined;
+    let failure: StoreError | undefined;
+    results.forEach((r, k) => {
+      const group = groups[k]!;
+      if (r.status === 'rejected') failure ??= r.reason instanceof StoreError ? r.reason : this.classify(r.reason);
+      else if (r.value.ok) group.forEach((i, j) => (ids[i] = (r.value as { ids: number[] }).ids[j]!));
+      else full ??= r.value.full;
+    });
+    if (full === undefined && failure === undefined) return { ok: true, ids };
+    const partial = ids.some((id) => id !== 0) ? ids : undefined;
+    if (failure !== undefined) {
+      failure.partialIds = partial;
+      throw failure;
+    }
+    return partial === undefined ? { ok: false, full: full! } : { ok: false, full: full!, ids: partial };
+  }
+
+  private async sendInOneCall(clients: readonly string[], data: string): Promise<StoreSendResult> {
     const args: string[] = ['mc_send', String(clients.length)];
     for (const client of clients) args.push(streamKey(client));
     args.push(this.ttl, this.maxQueue, NOTIFY_CHANNEL, data, ...clients);
@@ -230,22 +293,29 @@ export class RedisStore {
     return new StoreError('answer_lost', message);
   }
 
+  /** Every Redis a command may reach: the masters of a cluster, or the one Redis. */
+  private masters(): Redis[] {
+    return this.commands instanceof Cluster ? this.commands.nodes('master') : [this.commands];
+  }
+
   private async loadFunctions(): Promise<void> {
-    await this.commands.call('FUNCTION', 'LOAD', 'REPLACE', LIBRARY_SOURCE);
+    await Promise.all(this.masters().map((m) => m.call('FUNCTION', 'LOAD', 'REPLACE', LIBRARY_SOURCE)));
   }
 
   /** Eviction would drop queued messages silently: refuse to start on such a Redis. */
   private async checkPolicy(): Promise<void> {
-    let policy: string;
-    try {
-      const reply = (await this.commands.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
-      policy = reply[1] ?? 'noeviction';
-    } catch (err) {
-      log(`cannot read Redis's maxmemory-policy (${(err as Error).message}); make sure it is noeviction, or queued messages can be evicted`);
-      return;
-    }
-    if (policy !== 'noeviction') {
-      throw new Error(`Redis evicts keys (maxmemory-policy ${policy}), which would drop queued messages; set maxmemory-policy noeviction`);
+    for (const master of this.masters()) {
+      let policy: string;
+      try {
+        const reply = (await master.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+        policy = reply[1] ?? 'noeviction';
+      } catch (err) {
+        log(`cannot read Redis's maxmemory-policy (${(err as Error).message}); make sure it is noeviction, or queued messages can be evicted`);
+        return;
+      }
+      if (policy !== 'noeviction') {
+        throw new Error(`Redis evicts keys (maxmemory-policy ${policy}), which would drop queued messages; set maxmemory-policy noeviction`);
+      }
     }
   }
 
@@ -279,7 +349,26 @@ export class RedisStore {
   }
 }
 
-function connect(target: RedisTarget, base: RedisOptions): Redis {
+function connect(target: RedisTarget, base: RedisOptions): Connection {
+  if (target.kind === 'cluster') {
+    const { retryStrategy: _retry, enableOfflineQueue, enableAutoPipelining, lazyConnect, ...perNode } = base;
+    return new Cluster(
+      target.nodes.map((n) => ({ host: n.host, port: n.port })),
+      {
+        lazyConnect: lazyConnect ?? true,
+        enableOfflineQueue: enableOfflineQueue ?? false,
+        enableAutoPipelining: enableAutoPipelining ?? false,
+        clusterRetryStrategy: (attempt: number) => RETRY(attempt),
+        // Notice a failover within a few seconds: until then a shard's lost notifications delay, never lose.
+        slotsRefreshInterval: 2000,
+        redisOptions: {
+          ...perNode,
+          ...(target.username === undefined ? {} : { username: target.username }),
+          ...(target.password === undefined ? {} : { password: target.password }),
+        },
+      },
+    );
+  }
   const { url, options } = connectionOptions(target, base);
   return url === undefined ? new Redis(options) : new Redis(url, options);
 }

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Test } from 'tap';
 import { Redis } from 'ioredis';
 
@@ -30,6 +30,8 @@ export interface RedisOptions {
   config?: readonly string[];
   /** Run as a Redis Sentinel (with `config`). */
   sentinel?: boolean;
+  /** A node of a Redis Cluster (startRedisCluster): its bus port, port + 10000, must be free too. */
+  clusterNode?: boolean;
 }
 
 function writeConfig(dir: string, lines: readonly string[]): string {
@@ -68,6 +70,37 @@ export interface RunningRedis {
   restart(): Promise<void>;
 }
 
+async function isFree(port: number): Promise<boolean> {
+  const server = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return ok;
+}
+
+/**
+ * A Redis Cluster of `masters` nodes without replicas (redis-cli --cluster create), every slot
+ * covered; resolves when each node says cluster_state:ok. Its URL: redis-cluster://HOST:PORT,...
+ */
+export async function startRedisCluster(t: Test, masters = 3): Promise<{ nodes: RunningRedis[]; url: string }> {
+  const nodes = await Promise.all(Array.from({ length: masters }, () => startRedis(t, { clusterNode: true })));
+  const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const cli = join(dirname(REDIS_SERVER), 'redis-cli');
+  const made = spawnSync(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+  if (made.status !== 0) throw new Error(`redis-cli --cluster create failed: ${made.stdout} ${made.stderr}`);
+  const deadline = Date.now() + 20_000;
+  for (const node of nodes) {
+    const c = node.client();
+    while (!/cluster_state:ok/.test((await c.call('CLUSTER', 'INFO')) as string)) {
+      if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok within 20 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { nodes, url: `redis-cluster://${addresses.join(',')}` };
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -78,12 +111,14 @@ async function freePort(): Promise<number> {
 }
 
 export async function startRedis(t: Test, options: RedisOptions = {}): Promise<RunningRedis> {
-  const port = await freePort();
+  let port = await freePort();
+  while (options.clusterNode === true && (port + 10000 > 65535 || !(await isFree(port + 10000)))) port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'megacomet-redis-'));
   const args = [...(options.config === undefined ? [] : [writeConfig(dir, options.config)])];
   args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'));
   // A sentinel stores nothing and refuses the persistence settings.
   if (options.sentinel === true) args.push('--sentinel');
+  else if (options.clusterNode === true) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no');
   else if (options.appendfsync !== undefined) args.push('--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync);
   else args.push('--save', '', '--appendonly', 'no');
   args.push(...(options.args ?? []));
