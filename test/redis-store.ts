@@ -36,6 +36,7 @@ if (missing !== undefined) {
       listening: () => events.push('listening'),
       deaf: () => events.push('deaf'),
       commandsReady: () => events.push('ready'),
+      topologyChanged: () => events.push('topology'),
     };
     const store = new RedisStore({ target: targetOf(redis), ttlMs: options.ttlMs ?? 60_000, maxQueue: options.maxQueue ?? 1000 }, sink);
     await store.start();
@@ -131,7 +132,7 @@ if (missing !== undefined) {
 
   t.test('a Redis that evicts keys is refused at start', async (t) => {
     const redis = await startRedis(t, { args: ['--maxmemory-policy', 'allkeys-lru'] });
-    const store = new RedisStore({ target: targetOf(redis), ttlMs: 1000, maxQueue: 10 }, { notified() {}, listening() {}, deaf() {}, commandsReady() {} });
+    const store = new RedisStore({ target: targetOf(redis), ttlMs: 1000, maxQueue: 10 }, { notified() {}, listening() {}, deaf() {}, commandsReady() {}, topologyChanged() {} });
     await t.rejects(store.start(), /maxmemory-policy allkeys-lru.*noeviction/);
   });
 

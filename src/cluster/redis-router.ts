@@ -111,6 +111,13 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
   /** Acknowledgements waiting for the end of this event-loop turn: client -> cursor. */
   private acks = new Map<string, number>();
   private acksScheduled = false;
+  /** Whether the subscription to the notifications is in place. */
+  private subscribed = false;
+  /**
+   * Counts the breaks in what notifications can tell (subscription lost or made, cluster topology
+   * changed): a read concludes "nothing more is queued" only if no break came while it was out.
+   */
+  private epoch = 0;
   /** From when the set above may be trusted; Infinity while not subscribed. */
   private trustedFrom = Infinity;
   private timer: NodeJS.Timeout | null = null;
@@ -140,10 +147,13 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       {
         notified: (client, id, data) => this.onNotified(client, id, data),
         listening: () => {
+          this.subscribed = true;
+          this.epoch++;
           this.trustedFrom = this.now() + this.ttlMs + 1000;
           void this.rereadHeld();
         },
         deaf: () => {
+          this.subscribed = false;
           this.trustedFrom = Infinity;
           this.forgetWhatNotificationsSaid();
         },
@@ -165,6 +175,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
 
   /** Notifications are being (or were) missed: nothing this node concluded from their absence holds. */
   private forgetWhatNotificationsSaid(): void {
+    this.epoch++;
     this.drained.clear();
     for (const poll of this.held.values()) poll.known = false;
   }
@@ -301,8 +312,10 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     poll.reading = true;
     poll.again = false;
     poll.known = false;
+    // Unsubscribed, a read proves nothing about what comes next: -1 never matches.
+    const epoch = this.subscribed ? this.epoch : -1;
     return this.store.poll(poll.client, poll.ack, poll.after, READ_LIMIT).then(
-      (messages) => this.onRead(poll, messages),
+      (messages) => this.onRead(poll, messages, epoch === this.epoch),
       (err: unknown) => {
         poll.reading = false;
         // The poll stays held: its timeout answers it, or the reconnection reads it again.
@@ -311,12 +324,13 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     );
   }
 
-  private onRead(poll: HeldPoll, messages: StoredMessage[]): void {
+  /** `listened`: the subscription was in place, without a break, for the whole read. */
+  private onRead(poll: HeldPoll, messages: StoredMessage[], listened: boolean): void {
     poll.reading = false;
     if (!this.isHeld(poll)) return;
     if (messages.length === 0) {
       if (poll.again) void this.read(poll);
-      else poll.known = true;
+      else poll.known = listened;
       return;
     }
     this.markMaybeQueued(poll.client);
@@ -333,7 +347,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       this.delivered += deliverList(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs, port, poll.handle);
       poll.after = messages[messages.length - 1]!.id;
       if (poll.again || messages.length === READ_LIMIT) void this.read(poll);
-      else poll.known = true;
+      else poll.known = listened;
       return;
     }
     const out = memberBody(list, this.maxDeliveryBytes, this.deliveryLatency, now + this.ttlMs)!;
@@ -342,7 +356,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     port.deliver(poll.handle, out.body);
     // The read saw the whole rest of the queue and no notification came during it: the next poll
     // with this answer's cursor needs no read (unless a notification comes first).
-    if (!poll.again && out.count === messages.length && messages.length < READ_LIMIT) {
+    if (listened && !poll.again && out.count === messages.length && messages.length < READ_LIMIT) {
       this.drained.set(poll.client, messages[messages.length - 1]!.id);
     }
   }

@@ -154,12 +154,41 @@ export class RedisStore {
       setTimeout(() => reject(new Error(`no answer from Redis at ${where} within ${timeoutMs / 1000} s: is redis-server running there?`)), timeoutMs).unref();
     });
     try {
-      await Promise.race([Promise.all([this.commands.connect(), this.subscriber.connect()]), timeout]);
-      await Promise.race([this.checkPolicy(), timeout]);
-      await Promise.race([this.loadFunctions(), timeout]);
+      // Not connect()'s promise: a Redis Cluster client that closes while it settles reconnects by
+      // itself, but the promise of that first connect() then never settles. 'ready' comes either way.
+      await Promise.race([Promise.all([whenReady(this.commands), whenReady(this.subscriber)]), timeout]);
+      await Promise.race([this.prepare(Date.now() + timeoutMs), timeout]);
     } catch (err) {
       this.close();
       throw new Error(`cannot use Redis at ${where}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * Checks the eviction policy and loads the functions on every master. A Redis Cluster client may
+   * replace its node connections while it settles (a call on a dropped one never returns), so each
+   * attempt is bounded and repeated, on the masters known then, until `deadline`.
+   */
+  private async prepare(deadline: number): Promise<void> {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          (async () => {
+            await this.checkPolicy();
+            await this.loadFunctions();
+          })(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('a Redis did not answer within 2 s')), 2000);
+          }),
+        ]);
+        return;
+      } catch (err) {
+        // A Redis that evicts is a refusal, not a hiccup.
+        if (/maxmemory-policy/.test((err as Error).message) || Date.now() + 2000 > deadline) throw err;
+      } finally {
+        clearTimeout(timer);
+      }
     }
   }
 
@@ -347,6 +376,14 @@ export class RedisStore {
     this.down = true;
     log(`Redis at ${this.where} is unreachable (${err.message}): sends get store_unavailable, held polls wait; reconnecting`);
   }
+}
+
+/** Starts connecting and resolves once `conn` is ready (or at once if it is). */
+function whenReady(conn: Connection): Promise<void> {
+  if (conn.status === 'ready') return Promise.resolve();
+  const ready = new Promise<void>((resolve) => conn.once('ready', () => resolve()));
+  if (conn.status === 'wait') conn.connect().catch(() => undefined);
+  return ready;
 }
 
 function connect(target: RedisTarget, base: RedisOptions): Connection {

@@ -81,14 +81,15 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 /**
- * A Redis Cluster of `masters` nodes without replicas (redis-cli --cluster create), every slot
- * covered; resolves when each node says cluster_state:ok. Its URL: redis-cluster://HOST:PORT,...
+ * A Redis Cluster of `masters` masters with `replicas` replicas each (redis-cli --cluster create),
+ * every slot covered, failing over 2 s after a master stops answering; resolves when each node says
+ * cluster_state:ok. Its URL: redis-cluster://HOST:PORT,...
  */
-export async function startRedisCluster(t: Test, masters = 3): Promise<{ nodes: RunningRedis[]; url: string }> {
-  const nodes = await Promise.all(Array.from({ length: masters }, () => startRedis(t, { clusterNode: true })));
+export async function startRedisCluster(t: Test, masters = 3, replicas = 0): Promise<{ nodes: RunningRedis[]; masters: RunningRedis[]; url: string }> {
+  const nodes = await Promise.all(Array.from({ length: masters * (1 + replicas) }, () => startRedis(t, { clusterNode: true })));
   const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
   const cli = join(dirname(REDIS_SERVER), 'redis-cli');
-  const made = spawnSync(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+  const made = spawnSync(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
   if (made.status !== 0) throw new Error(`redis-cli --cluster create failed: ${made.stdout} ${made.stderr}`);
   const deadline = Date.now() + 20_000;
   for (const node of nodes) {
@@ -98,7 +99,16 @@ export async function startRedisCluster(t: Test, masters = 3): Promise<{ nodes: 
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  return { nodes, url: `redis-cluster://${addresses.join(',')}` };
+  const roles = await Promise.all(nodes.map(async (n) => ((await n.client().call('ROLE')) as [string])[0]));
+  // Every replica in sync before the test relies on it.
+  for (const [i, node] of nodes.entries()) {
+    if (roles[i] === 'master') continue;
+    while (!/master_link_status:up/.test(await node.client().info('replication'))) {
+      if (Date.now() > deadline) throw new Error('a cluster replica did not sync within 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { nodes, masters: nodes.filter((_, i) => roles[i] === 'master'), url: `redis-cluster://${addresses.join(',')}` };
 }
 
 async function freePort(): Promise<number> {
@@ -118,7 +128,9 @@ export async function startRedis(t: Test, options: RedisOptions = {}): Promise<R
   args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'));
   // A sentinel stores nothing and refuses the persistence settings.
   if (options.sentinel === true) args.push('--sentinel');
-  else if (options.clusterNode === true) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no');
+  else if (options.clusterNode === true) {
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no');
+  }
   else if (options.appendfsync !== undefined) args.push('--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync);
   else args.push('--save', '', '--appendonly', 'no');
   args.push(...(options.args ?? []));
