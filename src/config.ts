@@ -106,7 +106,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   redis: {
     key: 'redis', kind: 'redis-url', default: undefined, defaultText: 'off: queues in this process',
-    help: 'redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), or redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]: keep queues in this Redis (7.0 or later, maxmemory-policy noeviction); every node given the same one serves the same clients (docs/OPERATIONS.md); groups are not available with it',
+    help: 'redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...]: keep queues in this Redis (7.0 or later, maxmemory-policy noeviction); every node given the same one serves the same clients (docs/OPERATIONS.md); groups are not available with it',
   },
   'redis-wait': {
     key: 'redisWait', kind: 'int', min: 0, max: 16, default: 0,
