@@ -217,8 +217,17 @@ if (missing !== undefined) {
     t.equal(many.ok, true, 'a send to clients of many slots is accepted');
     const bodies = await Promise.all(held.map((h) => h.then(pollBody)));
     t.same(bodies.map((body) => body.cursor), many.ids, 'each held poll on the other node got it, with its id');
-    // --max-queue 2: fill one client, then a send to all: that client's slot refuses, the others queue.
-    await appA.sendTo('k0', 2);
+    // Their re-polls need no read; the acknowledgements of one turn span slots and must all land.
+    const repolls = clients.map((c, i) => httpGet(t, b!.httpPort, `/poll?client=${c}&since=${bodies[i]!.cursor}`));
+    await heldOn(appB, clients.length);
+    await waitFor('every acknowledgement to trim its stream', async () => {
+      const queued = await Promise.all(clients.map((c) => appA.status(c).then((st) => st.queued)));
+      return queued.every((q) => q === 0);
+    });
+    t.pass('acknowledgements batched over several slots all reached Redis');
+    // --max-queue 2: fill one client (two unacknowledged), then a send to all: that client's slot refuses, the others queue.
+    const k0second = await appA.sendTo('k0', 2);
+    await appA.sendTo('k0', 2.5);
     const partial = await appA.request({ op: 'send', clients, data: { n: 3 } });
     expectAppError(t, partial, 'queue_full');
     t.match(partial.message, /client k0 already has 2 .*not all or nothing: "ids" says which/, 'the message says it was not all or nothing');
@@ -231,6 +240,14 @@ if (missing !== undefined) {
       const body = pollBody(await httpGet(t, a!.httpPort, `/poll?client=${c}&since=${bodies[i]!.cursor}`));
       if (body.cursor !== ids[i]) t.fail(`${c}: expected id ${ids[i]}, got ${JSON.stringify(body)}`);
     }
+    // The polls held on B (without a read) were answered too: k0's by its second message, the others by the partial send.
+    const repolled = await Promise.all(repolls.map((r) => r.then(pollBody)));
+    t.equal(repolled[0]!.cursor, k0second, 'k0: its second message');
+    t.same(
+      repolled.flatMap((body, i) => (ids[i] === 0 ? [] : [body.cursor])),
+      ids.filter((id) => id !== 0),
+      'every client the partial send was queued for: that message',
+    );
     t.pass('every client reported queued got it');
   });
 

@@ -203,13 +203,7 @@ export class RedisStore {
 
   /** Redis Cluster: one call per slot, in parallel; one client's keys share a slot by the hash tag. */
   private async sendPerSlot(clients: readonly string[], data: string): Promise<StoreSendResult> {
-    const bySlot = new Map<number, number[]>();
-    clients.forEach((client, i) => {
-      const slot = calculateSlot(streamKey(client));
-      const list = bySlot.get(slot);
-      if (list === undefined) bySlot.set(slot, [i]);
-      else list.push(i);
-    });
+    const bySlot = groupBySlot(clients);
     if (bySlot.size === 1) return this.sendInOneCall(clients, data);
     const groups = [...bySlot.values()];
     const results = await Promise.allSettled(groups.map((g) => this.sendInOneCall(g.map((i) => clients[i]!), data)));
@@ -274,6 +268,14 @@ export class RedisStore {
 
   /** Acknowledges, for each client, its messages up to its cursor (`cursors` in the same order). */
   async acknowledge(clients: readonly string[], cursors: readonly number[]): Promise<void> {
+    if (this.commands instanceof Cluster && clients.length > 1) {
+      // A call's keys must share a slot in Redis Cluster: one call per slot.
+      const bySlot = groupBySlot(clients);
+      if (bySlot.size > 1) {
+        await Promise.all([...bySlot.values()].map((g) => this.acknowledge(g.map((i) => clients[i]!), g.map((i) => cursors[i]!))));
+        return;
+      }
+    }
     const args: string[] = ['mc_ack', String(clients.length)];
     for (const client of clients) args.push(streamKey(client));
     args.push(this.ttl);
@@ -376,6 +378,18 @@ export class RedisStore {
     this.down = true;
     log(`Redis at ${this.where} is unreachable (${err.message}): sends get store_unavailable, held polls wait; reconnecting`);
   }
+}
+
+/** The indexes of `clients`, by the Redis Cluster slot of their streams. */
+function groupBySlot(clients: readonly string[]): Map<number, number[]> {
+  const bySlot = new Map<number, number[]>();
+  clients.forEach((client, i) => {
+    const slot = calculateSlot(streamKey(client));
+    const list = bySlot.get(slot);
+    if (list === undefined) bySlot.set(slot, [i]);
+    else list.push(i);
+  });
+  return bySlot;
 }
 
 /** Starts connecting and resolves once `conn` is ready (or at once if it is). */
