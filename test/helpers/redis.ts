@@ -120,6 +120,12 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** What the test process's exit must still do: kill the redis-servers whose tests never finished. */
+const atExit = new Set<() => void>();
+function runAtExit(): void {
+  for (const kill of atExit) kill();
+}
+
 export async function startRedis(t: Test, options: RedisOptions = {}): Promise<RunningRedis> {
   let port = await freePort();
   while (options.clusterNode === true && (port + 10000 > 65535 || !(await isFree(port + 10000)))) port = await freePort();
@@ -164,7 +170,14 @@ export async function startRedis(t: Test, options: RedisOptions = {}): Promise<R
   };
 
   await launch();
+  // A test that never finishes gets no teardown: no redis-server may outlive the test process.
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  atExit.add(killOnExit);
+  if (!process.listeners('exit').includes(runAtExit)) process.on('exit', runAtExit);
   t.teardown(async () => {
+    atExit.delete(killOnExit);
     for (const c of clients) c.disconnect();
     await signal('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

@@ -111,6 +111,19 @@ function killByPid(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Servers still running; a test that never finishes (a hung await) gets no teardown, so the process's exit kills them. */
+const running = new Set<number>();
+
+function killAtExit(pid: number, exited: Promise<unknown>): void {
+  if (!process.listeners('exit').includes(killRunning)) process.on('exit', killRunning);
+  running.add(pid);
+  void exited.then(() => running.delete(pid));
+}
+
+function killRunning(): void {
+  for (const pid of running) killByPid(pid, 'SIGKILL');
+}
+
 /**
  * Spawns the server with `args` (plus DEFAULT_FLAGS where absent), waits for
  * its ready line and registers a hard kill in `t`'s teardown.
@@ -154,6 +167,7 @@ export async function startServer(t: Test, args: readonly string[] = [], options
     if (leftSocket !== undefined) rmSync(leftSocket, { force: true });
   };
   t.teardown(kill);
+  killAtExit(pid, exited);
   // A server that dies under a test is the finding, not a side effect: say so plainly, with its last words.
   void exited.then((exit) => {
     if (exitExpected || !ready) return;
