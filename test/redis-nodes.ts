@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { AppConnection } from './helpers/app-client.js';
 import { httpGet } from './helpers/http-client.js';
 import { pollBody } from './helpers/poll.js';
-import { redisMissing, startRedis, startRedisCluster, startSentinel } from './helpers/redis.js';
+import { redisMissing, startRedis, startRedisCluster, startSentinel, TLS_CERT } from './helpers/redis.js';
 import calculateSlot from 'cluster-key-slot';
 import { MAIN, startServer, type RunningServer } from './helpers/server.js';
 import { SseStream } from './helpers/sse-client.js';
@@ -19,6 +19,8 @@ const missing = redisMissing();
 if (missing !== undefined) {
   t.skip(`needs a real Redis: ${missing}`);
 } else {
+  // Sentinel and Cluster failovers take seconds each: more than the runner's 120 s per file on a busy box.
+  t.setTimeout(300_000);
   const nodes = async (t: Test, url: string, n: number, extra: string[] = []): Promise<RunningServer[]> =>
     Promise.all(Array.from({ length: n }, () => startServer(t, ['--redis', url, '--threads', '1', ...extra])));
 
@@ -249,6 +251,24 @@ if (missing !== undefined) {
       'every client the partial send was queued for: that message',
     );
     t.pass('every client reported queued got it');
+  });
+
+  t.test('rediss:// (TLS): nodes talk to a TLS-only Redis whose CA they are given', async (t) => {
+    const redis = await startRedis(t, { tls: true });
+    t.match(redis.url, /^rediss:\/\//);
+    // A private CA reaches Node's TLS through NODE_EXTRA_CA_CERTS (docs/OPERATIONS.md).
+    const [a, b] = await Promise.all([0, 1].map(() => startServer(t, ['--redis', redis.url, '--threads', '1'], { env: { NODE_EXTRA_CA_CERTS: TLS_CERT } })));
+    const app = await AppConnection.open(a!.appPort, t);
+    const held = httpGet(t, b!.httpPort, '/poll?client=tina&since=0');
+    await heldOn(await AppConnection.open(b!.appPort, t), 1);
+    const id = await app.sendTo('tina', 'over TLS');
+    t.same(pollBody(await held), { cursor: id, messages: ['over TLS'] });
+    const untrusted = spawnSync(process.execPath, [MAIN, '--redis', redis.url, '--port', '0', '--app-port', '0', '--threads', '1', '--host', '127.0.0.1'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    t.not(untrusted.status, 0, 'without the CA the start fails');
+    t.match(untrusted.stderr, /cannot use Redis at rediss:\/\/127\.0\.0\.1.*certificate/, 'and says why: the certificate');
   });
 
   t.test('a bad --redis is refused; an unreachable Redis stops the start with what to do', async (t) => {

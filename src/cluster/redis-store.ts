@@ -107,6 +107,8 @@ export class RedisStore {
   private pendingWait: Promise<number> | null = null;
   /** The target without its password, for logs. */
   readonly where: string;
+  /** The last connection error, for the start-up failure's message. */
+  private lastError: string | undefined;
   /** Logged once per outage, not once per failed call. */
   private down = false;
 
@@ -122,7 +124,7 @@ export class RedisStore {
     // ioredis reports every failed reconnection as 'error'; the outage is logged once (markDown).
     this.commands.on('error', (err: Error) => this.markDown(err));
     this.subscriber.on('error', (err: Error) => this.markDown(err));
-    this.commands.on('close', () => this.markDown(new Error('the connection closed')));
+    this.commands.on('close', () => this.markDown(new Error('the connection closed'), false));
     this.commands.on('ready', () => void this.onCommandsReady());
     if (this.commands instanceof Cluster) {
       this.commands.on('+node', (node: Redis) => {
@@ -151,7 +153,10 @@ export class RedisStore {
     const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
     const where = this.where;
     const timeout = new Promise<never>((_, reject) => {
-      setTimeout(() => reject(new Error(`no answer from Redis at ${where} within ${timeoutMs / 1000} s: is redis-server running there?`)), timeoutMs).unref();
+      setTimeout(() => {
+        const last = this.lastError === undefined ? 'is redis-server running there?' : `the last error: ${this.lastError}`;
+        reject(new Error(`no answer from Redis at ${where} within ${timeoutMs / 1000} s (${last})`));
+      }, timeoutMs).unref();
     });
     try {
       // Not connect()'s promise: a Redis Cluster client that closes while it settles reconnects by
@@ -373,7 +378,9 @@ export class RedisStore {
     }
   }
 
-  private markDown(err: Error): void {
+  /** `cause`: the error says why (a 'close' does not, and must not hide the error that does). */
+  private markDown(err: Error, cause = true): void {
+    if (cause) this.lastError = err.message;
     if (this.down || this.closed) return;
     this.down = true;
     log(`Redis at ${this.where} is unreachable (${err.message}): sends get store_unavailable, held polls wait; reconnecting`);

@@ -3,7 +3,8 @@
 // stopped by PID in the test's teardown. Tests skip with the reason when the
 // binary is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,7 +33,13 @@ export interface RedisOptions {
   sentinel?: boolean;
   /** A node of a Redis Cluster (startRedisCluster): its bus port, port + 10000, must be free too. */
   clusterNode?: boolean;
+  /** Serve TLS only, with the test certificate (TLS_CERT, for 127.0.0.1); url is then rediss://. */
+  tls?: boolean;
 }
+
+/** The self-signed certificate (and key) of TLS test Redises: test/fixtures/redis-tls-*.pem, valid for 127.0.0.1 until 2126. */
+export const TLS_CERT = fileURLToPath(new URL('../fixtures/redis-tls-cert.pem', import.meta.url));
+const TLS_KEY = fileURLToPath(new URL('../fixtures/redis-tls-key.pem', import.meta.url));
 
 function writeConfig(dir: string, lines: readonly string[]): string {
   const path = join(dir, 'redis.conf');
@@ -131,7 +138,12 @@ export async function startRedis(t: Test, options: RedisOptions = {}): Promise<R
   while (options.clusterNode === true && (port + 10000 > 65535 || !(await isFree(port + 10000)))) port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'megacomet-redis-'));
   const args = [...(options.config === undefined ? [] : [writeConfig(dir, options.config)])];
-  args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'));
+  if (options.tls === true) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', TLS_CERT, '--tls-key-file', TLS_KEY, '--tls-ca-cert-file', TLS_CERT, '--tls-auth-clients', 'no');
+  } else {
+    args.push('--port', String(port));
+  }
+  args.push('--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'));
   // A sentinel stores nothing and refuses the persistence settings.
   if (options.sentinel === true) args.push('--sentinel');
   else if (options.clusterNode === true) {
@@ -140,6 +152,7 @@ export async function startRedis(t: Test, options: RedisOptions = {}): Promise<R
   else if (options.appendfsync !== undefined) args.push('--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync);
   else args.push('--save', '', '--appendonly', 'no');
   args.push(...(options.args ?? []));
+  const tlsOption = options.tls === true ? { tls: { ca: readFileSync(TLS_CERT) } } : {};
   let child: ChildProcess;
   let exited: Promise<void>;
   const clients: Redis[] = [];
@@ -150,7 +163,7 @@ export async function startRedis(t: Test, options: RedisOptions = {}): Promise<R
     // Ready when it answers PING.
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...tlsOption });
       probe.on('error', () => {});
       try {
         await probe.connect();
@@ -184,12 +197,12 @@ export async function startRedis(t: Test, options: RedisOptions = {}): Promise<R
   });
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls === true ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     get pid() {
       return child.pid!;
     },
     client() {
-      const c = new Redis({ port, host: '127.0.0.1' });
+      const c = new Redis({ port, host: '127.0.0.1', ...tlsOption });
       c.on('error', () => {});
       clients.push(c);
       return c;
