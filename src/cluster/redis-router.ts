@@ -84,14 +84,13 @@ class HeldPoll {
 }
 
 /**
- * A refusal of a send to clients of several Redis Cluster slots, after some slots queued it: the
+ * A refusal of a send to clients of several Redis Cluster slots after some slots queued it: the
  * reply says which (PROTOCOL.md section 4), as "ids" in the order of "clients", 0 for not queued.
+ * `why`: what refused the rest.
  */
-function withPartialIds(error: AppError, ids: readonly number[] | undefined): string {
-  if (ids === undefined) return errorJson(error);
-  const first = error.message.split(/; (nothing was queued|the message may have been queued)/)[0]!;
-  const message = `${first}; in Redis Cluster a send to clients of several slots is not all or nothing: "ids" says which clients it was queued for (0: not queued)`;
-  return `${errorJson({ code: error.code, message }).slice(0, -1)},"ids":[${ids.join(',')}]}`;
+function partialRefusal(code: AppError['code'], why: string, ids: readonly number[]): string {
+  const message = `${why}; in Redis Cluster a send to clients of several slots is not all or nothing: "ids" says which clients it was queued for (0: not queued)`;
+  return `${errorJson({ code, message }).slice(0, -1)},"ids":[${ids.join(',')}]}`;
 }
 
 export class RedisRouter implements WorkerRecordHandler, AppBackend {
@@ -111,6 +110,8 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
   /** Acknowledgements waiting for the end of this event-loop turn: client -> cursor. */
   private acks = new Map<string, number>();
   private acksScheduled = false;
+  /** Held polls whose last read failed (Redis unreachable), to read again when the commands reconnect. */
+  private failedReads = new Set<HeldPoll>();
   /** Whether the subscription to the notifications is in place. */
   private subscribed = false;
   /**
@@ -157,7 +158,7 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
           this.trustedFrom = Infinity;
           this.forgetWhatNotificationsSaid();
         },
-        commandsReady: () => void this.rereadHeld(),
+        commandsReady: () => this.retryFailedReads(),
         topologyChanged: () => {
           // A shard may have failed over, losing notifications while this node stayed subscribed.
           this.forgetWhatNotificationsSaid();
@@ -318,7 +319,8 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       (messages) => this.onRead(poll, messages, epoch === this.epoch),
       (err: unknown) => {
         poll.reading = false;
-        // The poll stays held: its timeout answers it, or the reconnection reads it again.
+        // The poll stays held: its timeout answers it, or the commands' reconnection reads it again.
+        this.failedReads.add(poll);
         if (!(err instanceof StoreError)) log(`reading the queue of ${poll.client} failed: ${(err as Error).stack ?? String(err)}`);
       },
     );
@@ -359,6 +361,16 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
     if (listened && !poll.again && out.count === messages.length && messages.length < READ_LIMIT) {
       this.drained.set(poll.client, messages[messages.length - 1]!.id);
     }
+  }
+
+  /**
+   * The command connection is back: the polls whose read failed read again (a break of the
+   * subscription, which makes every held poll read, is rereadHeld's).
+   */
+  private retryFailedReads(): void {
+    const failed = this.failedReads;
+    this.failedReads = new Set();
+    for (const poll of failed) if (this.isHeld(poll) && !poll.reading) void this.read(poll);
   }
 
   /** After a reconnection: every held poll reads its stream, since notifications may have been missed. */
@@ -422,7 +434,8 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       if (!result.ok) {
         const queued = this.countPartial(result.ids, clients.length);
         this.refusedFull += clients.length - queued;
-        return withPartialIds(queueFull(result.full, this.maxQueue), result.ids);
+        if (result.ids === undefined) return errorJson(queueFull(result.full, this.maxQueue));
+        return partialRefusal('queue_full', `client ${result.full} already has ${this.maxQueue} unacknowledged messages (--max-queue)`, result.ids);
       }
       this.sent += clients.length;
       return many ? `{"ok":true,"ids":[${result.ids.join(',')}]}` : `{"ok":true,"id":${result.ids[0]!}}`;
@@ -431,7 +444,9 @@ export class RedisRouter implements WorkerRecordHandler, AppBackend {
       const refused = clients.length - this.countPartial(partial, clients.length);
       if (err instanceof StoreError && err.failure === 'out_of_memory') this.refusedMemory += refused;
       else this.refusedUnavailable += refused;
-      return withPartialIds(this.storeFailure(err), partial);
+      const failure = this.storeFailure(err);
+      if (partial === undefined) return errorJson(failure);
+      return partialRefusal(failure.code, `Redis failed a part of it (${(err as StoreError).message})`, partial);
     }
   }
 
