@@ -56,6 +56,8 @@ export interface AppContext {
 /** One reply line in request order; `text` null until the backend settles it. */
 interface ReplySlot {
   text: string | null;
+  /** A reply made only when every earlier one is written (stats: figures after the requests before it). */
+  later?: () => string;
 }
 
 export class AppConnection {
@@ -73,8 +75,6 @@ export class AppConnection {
   private unsettled = 0;
   /** closeAfter() came while replies were awaited: end the socket once they are written. */
   private endWhenSettled = false;
-  /** Settles when the last awaited reply has; null when none is outstanding. */
-  private lastAwaited: Promise<void> | null = null;
 
   constructor(socket: Socket, context: AppContext) {
     this.socket = socket;
@@ -134,7 +134,10 @@ export class AppConnection {
       if (isBlank(line)) continue;
       // toString would replace bad sequences with U+FFFD and deliver altered data.
       const reply = isUtf8(line) ? this.answer(line.toString('utf8')) : NOT_UTF8;
-      if (typeof reply !== 'string') {
+      if (typeof reply === 'function') {
+        // Only while earlier replies are awaited, so `out` is empty.
+        this.slots.push({ text: null, later: reply });
+      } else if (typeof reply !== 'string') {
         // From here on, replies wait in slots behind this one.
         if (out !== '') this.slots.push({ text: out });
         out = '';
@@ -170,11 +173,6 @@ export class AppConnection {
     const slot: ReplySlot = { text: null };
     this.slots.push(slot);
     this.unsettled++;
-    const settled = reply.then(() => undefined, () => undefined);
-    this.lastAwaited = settled;
-    void settled.then(() => {
-      if (this.lastAwaited === settled) this.lastAwaited = null;
-    });
     reply.then(
       (text) => {
         slot.text = text;
@@ -196,7 +194,12 @@ export class AppConnection {
   private writeSettled(): void {
     let out = '';
     let n = 0;
-    while (n < this.slots.length && this.slots[n]!.text !== null) out += this.slots[n++]!.text;
+    for (; n < this.slots.length; n++) {
+      const slot = this.slots[n]!;
+      if (slot.text === null && slot.later !== undefined) slot.text = slot.later();
+      if (slot.text === null) break;
+      out += slot.text;
+    }
     if (n !== 0) this.slots.splice(0, n);
     if (this.socket.destroyed) return;
     if (this.slots.length === 0 && this.endWhenSettled) {
@@ -207,14 +210,14 @@ export class AppConnection {
     }
   }
 
-  /** The reply line to one request line, or a promise of it. */
-  private answer(text: string): string | Promise<string> {
+  /** The reply line to one request line, a promise of it, or its maker once the earlier replies are out. */
+  private answer(text: string): string | Promise<string> | (() => string) {
     const parsed = parseAppLine(text, { maxMessage: this.context.maxMessage, authorized: this.authorized });
     if (!parsed.ok) return errorLine(parsed.error, parsed.ref);
     const { request, ref } = parsed;
     if (request.op === 'stats') {
       // Figures taken after the requests before it have been carried out, as with the embedded backend.
-      if (this.lastAwaited !== null) return this.lastAwaited.then(() => replyLine(this.statsJson(), ref));
+      if (this.slots.length !== 0) return () => replyLine(this.statsJson(), ref);
       return replyLine(this.statsJson(), ref);
     }
     if (request.op === 'auth') return replyLine(this.authenticate(request.secret) ?? '{"ok":true}', ref);
