@@ -1,12 +1,13 @@
 // The Redis the redis scenario's nodes share (MegaComet --redis, Nchan's Redis storage): Debian's
-// redis-server on a free loopback port, a temporary directory, no persistence (both targets get
-// the same), tracked by the run's process registry so a failed run leaves nothing behind.
+// redis-server on a free loopback port, a temporary directory, no persistence, tracked by the
+// run's process registry so a failed run leaves nothing behind. One for the whole run, used by
+// every target in turn and emptied before each (sharedBenchRedis).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
-import { TailBuffer, stopChild } from './child-exit.js';
+import { TailBuffer } from './child-exit.js';
 import { freePort } from './free-port.js';
 import type { ProcessRegistry } from './process-registry.js';
 import { readCpuSeconds } from './system-memory.js';
@@ -32,10 +33,34 @@ export interface BenchRedis {
   /** Keys in the database (DBSIZE). */
   keys(): Promise<number>;
   cpuSeconds(): number;
-  stop(): Promise<void>;
+  /** Whether the process is still there (a failed scenario's killAll ends it). */
+  alive(): boolean;
+  /** Empties it: every key and function (the next target starts from the same empty Redis). */
+  reset(): Promise<void>;
+  /** Kills it and removes its directory, synchronously (it runs at the bench process's exit). */
+  stopNow(): void;
 }
 
-export async function startBenchRedis(registry: ProcessRegistry): Promise<BenchRedis> {
+let shared: BenchRedis | null = null;
+
+/**
+ * The run's one Redis, emptied, started at the first call (again if a failure killed it); stopped
+ * when the bench process exits.
+ */
+export async function sharedBenchRedis(registry: ProcessRegistry): Promise<BenchRedis> {
+  if (shared !== null && shared.alive()) {
+    await shared.reset();
+    return shared;
+  }
+  const redis = await startBenchRedis(registry);
+  // One killed by a failed scenario's killAll leaves its directory.
+  shared?.stopNow();
+  if (shared === null) process.once('exit', () => shared?.stopNow());
+  shared = redis;
+  return redis;
+}
+
+async function startBenchRedis(registry: ProcessRegistry): Promise<BenchRedis> {
   const binary = findRedisServer();
   if (binary === null) throw new Error(redisMissingMessage());
   const dir = mkdtempSync(join(tmpdir(), 'megacomet-bench-redis-'));
@@ -73,9 +98,14 @@ export async function startBenchRedis(registry: ProcessRegistry): Promise<BenchR
     },
     keys: () => client.dbsize(),
     cpuSeconds: () => readCpuSeconds(pid),
-    async stop() {
+    alive: () => child.exitCode === null && child.signalCode === null,
+    async reset() {
+      await client.flushall();
+      await client.call('FUNCTION', 'FLUSH');
+    },
+    stopNow() {
       client.disconnect();
-      await stopChild(child, 'SIGTERM', 5000);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };

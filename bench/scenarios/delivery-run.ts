@@ -8,6 +8,7 @@ import { PollerFleet, type PollerTotals, errorTotal } from '../lib/poller-fleet.
 import { megacometThreads, startServer } from '../lib/server-process.js';
 import { type PhaseUsage, identifyRoles, perMessage, phaseUsage, readThreads } from '../lib/thread-usage.js';
 import { sleep, waitUntil } from '../lib/wait.js';
+import { waitForDeliveries } from './delivery-wait.js';
 import { type HeldCheck, waitForHeldPolls } from './held-polls.js';
 import type { ScenarioContext } from './scenario.js';
 import { settingsFor } from './server-settings.js';
@@ -56,8 +57,6 @@ export interface DeliveryOutcome {
   threads: PhaseUsage;
 }
 
-/** Time to wait for the last messages once the sender is done and nothing more arrives. */
-const STALL_MS = 3000;
 
 export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Promise<DeliveryOutcome> {
   const server = await startServer(ctx.repoRoot, ctx.target, settingsFor(ctx, plan.pollTimeout), ctx.registry);
@@ -96,19 +95,8 @@ export async function runDelivery(ctx: ScenarioContext, plan: DeliveryPlan): Pro
     const sent = await sender.result;
     const deliveriesOk = numberField(sent, 'deliveries_ok', 'send result');
 
-    // The last messages may still be on their way: wait until every accepted one arrived, or
-    // nothing arrived for STALL_MS (then the missing ones are lost).
-    let last = -1;
-    let lastChange = Date.now();
-    await waitUntil(`${plan.label} deliveries to finish`, () => {
-      if (server.hasExited()) throw new Error(`${ctx.target} exited during ${plan.label}: ${server.stderrTail()}`);
-      const unique = fleet.sum('received') - fleet.sum('duplicated') - (before.received - before.duplicated);
-      if (unique !== last) {
-        last = unique;
-        lastChange = Date.now();
-      }
-      return unique >= deliveriesOk || Date.now() - lastChange > STALL_MS;
-    }, Math.max(1000, Math.min(60, ctx.remainingSeconds() - 5) * 1000), 100);
+    const warmUnique = before.received - before.duplicated;
+    await waitForDeliveries(ctx, plan.label, [server], () => fleet.sum('received') - fleet.sum('duplicated') - warmUnique, deliveriesOk);
     await sleep(300);  // one more progress interval: late duplicates would show
     if (server.hasExited()) throw new Error(`${ctx.target} exited during ${plan.label}: ${server.stderrTail()}`);
     const serverCpuSeconds = server.cpuSeconds() - cpuBefore;

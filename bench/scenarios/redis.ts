@@ -1,5 +1,5 @@
 // (redis) Two nodes on one Redis (issue 13): MegaComet --redis, or Nchan with Redis storage, two
-// instances of either on the same fresh redis-server. Half the clients poll node A, half node B,
+// instances of either on the run's one redis-server, emptied before each target. Half the clients poll node A, half node B,
 // and every message is sent through the node its client does not poll, so each one crosses
 // Redis. Reports delivered msgs/s, latency and loss over both nodes, the CPU of both nodes and
 // of Redis per message, and Redis's memory per idle client and per queued message.
@@ -8,9 +8,10 @@ import { Histogram } from '../lib/histogram.js';
 import { type JsonObject, numberField } from '../lib/json-fields.js';
 import { startLoadgen } from '../lib/loadgen-process.js';
 import { PollerFleet, type PollerTotals } from '../lib/poller-fleet.js';
-import { type BenchRedis, startBenchRedis } from '../lib/redis-server.js';
+import { type BenchRedis, sharedBenchRedis } from '../lib/redis-server.js';
 import { type RunningServer, startServer } from '../lib/server-process.js';
-import { sleep, waitUntil } from '../lib/wait.js';
+import { sleep } from '../lib/wait.js';
+import { waitForDeliveries } from './delivery-wait.js';
 import { waitForHeldPolls } from './held-polls.js';
 import type { Figure, Scenario, ScenarioContext } from './scenario.js';
 import { settingsFor } from './server-settings.js';
@@ -19,8 +20,6 @@ const NODES = 2;
 /** Messages queued for clients that never poll, for Redis's bytes per queued message. */
 const QUEUED_MESSAGES = 20_000;
 const QUEUED_CLIENTS = 2_000;
-/** Time to wait for the last messages once nothing more arrives. */
-const STALL_MS = 3000;
 
 export const redis: Scenario = {
   name: 'redis',
@@ -36,7 +35,8 @@ export const redis: Scenario = {
     const messages = ctx.options.messages ?? 100_000;
     const window = ctx.options.window ?? 1000;
     const half = Math.floor(clients / NODES);
-    const store = await startBenchRedis(ctx.registry);
+    // Every target uses the run's one Redis, emptied first: the same Redis, the same run.
+    const store = await sharedBenchRedis(ctx.registry);
     const nodes: RunningServer[] = [];
     const fleets: PollerFleet[] = [];
     try {
@@ -78,17 +78,7 @@ export const redis: Scenario = {
       const deliveriesOk = results.reduce((sum, r) => sum + numberField(r, 'deliveries_ok', 'send result'), 0);
       const deliveriesRefused = results.reduce((sum, r) => sum + numberField(r, 'deliveries_refused', 'send result'), 0);
       const firstWrite = Math.min(...results.map((r) => numberField(r, 'first_write_ns', 'send result')));
-      let last = -1;
-      let lastChange = Date.now();
-      await waitUntil('redis deliveries to finish', () => {
-        for (const node of nodes) if (node.hasExited()) throw new Error(`${ctx.target} exited during the redis scenario: ${node.stderrTail()}`);
-        const now = received();
-        if (now !== last) {
-          last = now;
-          lastChange = Date.now();
-        }
-        return now >= deliveriesOk || Date.now() - lastChange > STALL_MS;
-      }, Math.max(1000, Math.min(120, ctx.remainingSeconds() - 5) * 1000), 100);
+      await waitForDeliveries(ctx, 'redis', nodes, received, deliveriesOk);
       await sleep(300);
       const serverCpu = cpu() - cpuBefore;
       const redisCpu = store.cpuSeconds() - redisCpuBefore;
@@ -128,7 +118,6 @@ export const redis: Scenario = {
     } finally {
       for (const fleet of fleets) await fleet.finish().catch(() => undefined);
       for (const node of nodes) await node.stop().catch(() => undefined);
-      await store.stop();
     }
   },
 };
