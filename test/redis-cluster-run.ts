@@ -169,7 +169,9 @@ async function drive(
       refusedKind[s] = maybeQueued ? 2 : 1;
       if (maybeQueued) unknown++;
       else refused++;
-      // Redis is away: do not burn the run's messages faster than it comes back.
+      // A retry backoff, not a wait for an event: the only sign that Redis is back is a send that
+      // succeeds, so a refused sender paces its next try (test/helpers/wait.ts allows sleep() for
+      // pacing a client). Without it the 200 senders would burn the run's messages while Redis is away.
       await sleep(50);
     }
   };
