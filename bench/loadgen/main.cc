@@ -1,5 +1,6 @@
 // loadgen: the native load generator of `npm run bench` (see docs/BENCHMARKS.md).
-// One binary, three modes; each process runs one mode in one epoll loop and ends by itself.
+// One binary, five modes: poll, sse, send and churn load a server, each process running one mode
+// in one epoll loop and ending by itself; wakecost measures what a thread wake-up costs here.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "poll_clients.h"
 #include "sse_clients.h"
 #include "stop_signal.h"
+#include "wake_cost.h"
 
 namespace {
 
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
       return loadgen::run_churn_clients(options);
     case loadgen::Mode::sse:
       return loadgen::run_sse_clients(options);
+    case loadgen::Mode::wakecost:
+      return loadgen::run_wake_cost(options);
   }
   return 2;
 }

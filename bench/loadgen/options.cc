@@ -57,6 +57,7 @@ void print_usage() {
                "                     [--publishers 8] (nchan: keep-alive publisher connections)\n"
                "       loadgen churn --port P [--host H] --rate R [--concurrency C] [--hold-ms H]\n"
                "                     [--prefix h] [--src-base 2] [--src-count 4]\n"
+               "       loadgen wakecost [--messages 20000] [--rate R]  (CPU per thread wake-up)\n"
                "common: [--duration S] [--max-seconds S] [--progress S] [--protocol megacomet|nchan]\n"
                "nchan: poll --channel C makes every client GET /sub/C; send --publish C POSTs each round there\n"
                "nchan: poll GETs /sub/<id> (cursor: If-Modified-Since/If-None-Match), send POSTs\n"
@@ -84,8 +85,10 @@ bool parse_options(int argc, char** argv, Options& out) {
   } else if (std::strcmp(mode, "churn") == 0) {
     out.mode = Mode::churn;
     out.prefix = "h";
+  } else if (std::strcmp(mode, "wakecost") == 0) {
+    out.mode = Mode::wakecost;
   } else {
-    std::fprintf(stderr, "loadgen: unknown mode \"%s\": expected poll, send or churn\n", mode);
+    std::fprintf(stderr, "loadgen: unknown mode \"%s\": expected poll, sse, send, churn or wakecost\n", mode);
     print_usage();
     return false;
   }
@@ -237,6 +240,8 @@ bool parse_options(int argc, char** argv, Options& out) {
                      "round to every client\n");
         return false;
       }
+      break;
+    case Mode::wakecost:
       break;
     case Mode::churn:
       if (out.protocol == Protocol::nchan) {

@@ -6,7 +6,7 @@
 
 namespace loadgen {
 
-enum class Mode { poll, send, churn, sse };
+enum class Mode { poll, send, churn, sse, wakecost };
 
 // Which server's wire the generator speaks (poll and send).
 enum class Protocol {

@@ -29,6 +29,9 @@ export function deliveryFigures(o: DeliveryOutcome, rateName: string, rateTarget
  * of the whole server: the cause of a regression as a number. Workers are summed here (each
  * one's share is in the JSON file and the HTML report).
  */
+/** The name of the whole server's wake-ups per message figure. */
+export const WAKEUPS_FIGURE = 'wake-ups per delivered msg';
+
 export function threadFigures(o: DeliveryOutcome): Figure[] {
   const rows = perMessage(o.threads, o.unique);
   const sum = (pick: (role: string) => boolean, key: 'cpuUs' | 'wakeups'): number | null => {
@@ -43,7 +46,7 @@ export function threadFigures(o: DeliveryOutcome): Figure[] {
     { name: 'CPU/msg: manager or main thread', unit: 'us', better: 'lower', value: sum(main, 'cpuUs') },
     { name: 'CPU/msg: workers (all)', unit: 'us', better: 'lower', value: sum(worker, 'cpuUs') },
     { name: 'CPU/msg: helper threads', unit: 'us', better: 'lower', value: sum((r) => r === 'helpers', 'cpuUs') },
-    { name: 'wake-ups per delivered msg', unit: 'switches', better: 'lower', value: total?.wakeups ?? null },
+    { name: WAKEUPS_FIGURE, unit: 'switches', better: 'lower', value: total?.wakeups ?? null },
     { name: 'wake-ups/msg: manager or main', unit: 'switches', better: 'lower', value: sum(main, 'wakeups') },
     { name: 'wake-ups/msg: workers (all)', unit: 'switches', better: 'lower', value: sum(worker, 'wakeups') },
   ];

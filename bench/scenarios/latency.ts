@@ -4,8 +4,9 @@
 // by a slow server counts that wait. Before each rate, an unmeasured warm-up of 5,000 messages.
 import type { JsonObject } from '../lib/json-fields.js';
 import { runDelivery, outcomeDetails } from './delivery-run.js';
-import { deliveryFigures } from './delivery-figures.js';
+import { WAKEUPS_FIGURE, deliveryFigures } from './delivery-figures.js';
 import type { Figure, Scenario } from './scenario.js';
+import { type WakeCost, wakeCostAt } from '../lib/wake-cost.js';
 
 export const DEFAULT_RATES: readonly number[] = [20_000, 5000, 100];
 
@@ -35,6 +36,11 @@ export const latency: Scenario = {
     const details: JsonObject = { clients, duration, window, warmup_messages: WARMUP_MESSAGES, warmup_min_rate: WARMUP_MIN_RATE };
     for (const rate of rates) {
       const messages = Math.max(1, Math.round(rate * duration));
+      // Measured with no server running, once per rate for every target of the run.
+      const wake: WakeCost | null = await wakeCostAt(ctx.loadgen, rate, ctx.registry).catch((e: unknown) => {
+        ctx.progress.print(`latency ${rate}/s: loadgen wakecost failed (${e instanceof Error ? e.message : String(e)}); no wake-up cost figures`);
+        return null;
+      });
       try {
         const o = await runDelivery(ctx, {
           label: `latency ${rate}/s`,
@@ -48,14 +54,16 @@ export const latency: Scenario = {
         });
         const maxLag = Number(o.sender['max_lag_ns']) / 1e6;
         const achieved = Number(o.sender['achieved_rate']);
+        const delivery = deliveryFigures(o, 'delivered msgs/s', undefined, rate >= 20_000 ? '<= 5' : rate <= 100 ? '< 1' : undefined);
         figures.push(
           ...[
             { name: 'achieved send rate', unit: 'msg/s', better: 'none', value: Number.isFinite(achieved) ? achieved : null } satisfies Figure,
-            ...deliveryFigures(o, 'delivered msgs/s', undefined, rate >= 20_000 ? '<= 5' : rate <= 100 ? '< 1' : undefined),
+            ...delivery,
+            ...wakeCostFigures(wake, delivery),
             { name: 'sender lag max', unit: 'ms', better: 'lower', value: Number.isFinite(maxLag) ? maxLag : null } satisfies Figure,
           ].map((f) => ({ ...f, name: rateFigureName(rate, f.name) })),
         );
-        details[`rate_${rate}`] = { rate, messages, ...outcomeDetails(o) };
+        details[`rate_${rate}`] = { rate, messages, ...outcomeDetails(o), ...(wake === null ? {} : { wake_cost: { ...wake } }) };
       } catch (e) {
         // The rates measured so far are kept; the run counts as failed.
         return { figures, details, error: `at ${rate}/s: ${e instanceof Error ? e.message : String(e)}` };
@@ -64,3 +72,15 @@ export const latency: Scenario = {
     return { figures, details };
   },
 };
+
+/**
+ * The machine's price of one wake-up at this rate, and the server's wake-ups per message at that
+ * price: the part of its CPU per message it pays before doing any work.
+ */
+function wakeCostFigures(wake: WakeCost | null, delivery: readonly Figure[]): Figure[] {
+  const wakeups = delivery.find((f) => f.name === WAKEUPS_FIGURE)?.value ?? null;
+  return [
+    { name: 'wake-up cost on this machine', unit: 'us', better: 'none', value: wake?.cpuUsPerWakeup ?? null },
+    { name: 'CPU/msg in wake-ups (wake-ups x cost)', unit: 'us', better: 'lower', value: wake === null || wakeups === null ? null : wakeups * wake.cpuUsPerWakeup },
+  ];
+}
