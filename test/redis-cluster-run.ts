@@ -10,7 +10,7 @@ import { Agent, request } from 'node:http';
 import { AppConnection, type AppReply } from './helpers/app-client.js';
 import { redisMissing, startRedis, startRedisCluster } from './helpers/redis.js';
 import { startServer, type RunningServer } from './helpers/server.js';
-import { sleep, waitFor } from './helpers/wait.js';
+import { waitFor } from './helpers/wait.js';
 
 const NODES = 3;
 /** Sends in flight at once (each sender sends one at a time). */
@@ -169,10 +169,13 @@ async function drive(
       refusedKind[s] = maybeQueued ? 2 : 1;
       if (maybeQueued) unknown++;
       else refused++;
-      // A retry backoff, not a wait for an event: the only sign that Redis is back is a send that
-      // succeeds, so a refused sender paces its next try (test/helpers/wait.ts allows sleep() for
-      // pacing a client). Without it the 200 senders would burn the run's messages while Redis is away.
-      await sleep(50);
+      // Redis (or this client's Cluster master) is away: wait until this node can read the client's
+      // queue again (a status op goes to Redis) or dies, rather than spend the run's messages on refusals.
+      await waitFor(
+        `node ${node} reaching Redis again for c${client}`,
+        async () => !alive[node] || (await apps[node]!.request({ op: 'status', client: `c${client}` }, 30_000).catch(() => null))?.ok === true,
+        { timeoutMs: 120_000, intervalMs: 50 },
+      );
     }
   };
   const started = Date.now();
