@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "clock.h"
+#include "cpu_time.h"
 #include "json_out.h"
 
 namespace loadgen {
@@ -71,11 +72,6 @@ struct Shared {
   rusage echo_usage{};
   bool echo_failed = false;
 };
-
-double cpu_of(const rusage& u) {
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 void* echo(void* arg) {
   auto* shared = static_cast<Shared*>(arg);
@@ -140,7 +136,7 @@ int run_wake_cost(const Options& options) {
     std::fprintf(stderr, "loadgen wakecost: epoll_wait failed: %s\n", std::strerror(errno));
     return 1;
   }
-  const double cpu = cpu_of(after) - cpu_of(before) + cpu_of(shared.echo_usage);
+  const double cpu = cpu_seconds_of(after) - cpu_seconds_of(before) + cpu_seconds_of(shared.echo_usage);
   // Voluntary switches of both threads: each sleep in epoll_wait (and, paced, in the timer) that
   // ended with a wake-up. The pacing sleeps are wake-ups too, of the kind a timer-driven sender has.
   const int64_t switches = (after.ru_nvcsw - before.ru_nvcsw) + shared.echo_usage.ru_nvcsw;

@@ -24,14 +24,14 @@ export function deliveryFigures(o: DeliveryOutcome, rateName: string, rateTarget
   ];
 }
 
+/** The name of the whole server's wake-ups per message figure. */
+export const WAKEUPS_FIGURE = 'wake-ups per delivered msg';
+
 /**
  * CPU per message of each thread role and the wake-ups (voluntary context switches) per message
  * of the whole server: the cause of a regression as a number. Workers are summed here (each
  * one's share is in the JSON file and the HTML report).
  */
-/** The name of the whole server's wake-ups per message figure. */
-export const WAKEUPS_FIGURE = 'wake-ups per delivered msg';
-
 export function threadFigures(o: DeliveryOutcome): Figure[] {
   const rows = perMessage(o.threads, o.unique);
   const sum = (pick: (role: string) => boolean, key: 'cpuUs' | 'wakeups'): number | null => {
